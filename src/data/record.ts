@@ -1,0 +1,53 @@
+/**
+ * The one record type that flows through the whole data side (see docs: "The data flow").
+ * Every input format is converted into it on read and out of it on write.
+ */
+import { z } from "zod";
+
+export const ROLES = ["system", "user", "assistant", "tool"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const toolCallSchema = z.object({
+  id: z.string().optional(),
+  type: z.literal("function").default("function"),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+export type ToolCall = z.infer<typeof toolCallSchema>;
+
+export const messageSchema = z.object({
+  role: z.enum(ROLES),
+  content: z.string(),
+  /** Whether this turn's tokens are trained. Absent: the default policy decides (assistant turns). */
+  train: z.boolean().optional(),
+  /** Tool calls made by an assistant turn (OpenAI shape). */
+  tool_calls: z.array(toolCallSchema).optional(),
+  /** For role "tool": the call this message answers, and/or the tool's name. */
+  tool_call_id: z.string().optional(),
+  name: z.string().optional(),
+});
+export type Message = z.infer<typeof messageSchema>;
+
+export const metaSchema = z
+  .object({
+    task: z.string().optional(),
+    topic: z.string().optional(),
+    type: z.string().optional(),
+    difficulty: z.string().optional(),
+    style: z.string().optional(),
+    domain: z.string().optional(),
+    source: z.string().default("unknown"),
+    quality: z.number().optional(),
+    parent: z.string().optional(),
+    augmentation: z.string().optional(),
+    /** Tool/function schemas offered to the model in this conversation (JSON strings or objects). */
+    tools: z.unknown().optional(),
+  })
+  .catchall(z.unknown());
+export type RecordMeta = z.infer<typeof metaSchema>;
+
+export const sftRecordSchema = z.object({
+  id: z.string().min(1),
+  messages: z.array(messageSchema).min(1),
+  meta: metaSchema.default({ source: "unknown" }),
+});
+export type SftRecord = z.infer<typeof sftRecordSchema>;

@@ -1,0 +1,45 @@
+/**
+ * The engine's normalized model configuration. Hugging Face `config.json` files and GGUF
+ * metadata are both converted into this shape (see engine/checkpoint); models read only this.
+ */
+export type Architecture = "llama" | "gpt2";
+
+export interface RopeScaling {
+  /** "linear" | "dynamic" | "llama3" | "yarn" … as in HF `rope_scaling.rope_type`. */
+  type: string;
+  factor: number;
+  lowFreqFactor?: number;
+  highFreqFactor?: number;
+  originalMaxPositionEmbeddings?: number;
+}
+
+export interface ModelConfig {
+  architecture: Architecture;
+  /** HF `model_type` as read (llama, mistral, qwen2, qwen3, gpt2, …). */
+  modelType: string;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositionEmbeddings: number;
+  /** RMSNorm eps (llama family) or LayerNorm eps (gpt2). */
+  normEps: number;
+  ropeTheta: number;
+  ropeScaling: RopeScaling | null;
+  tieWordEmbeddings: boolean;
+  /** q/k/v projections carry a bias (Qwen2/2.5). */
+  attentionBias: boolean;
+  /** o_proj carries a bias. */
+  attentionOutBias: boolean;
+  /** gate/up/down carry a bias. */
+  mlpBias: boolean;
+  /** per-head RMSNorm on q and k before RoPE (Qwen3). */
+  qkNorm: boolean;
+  hiddenAct: "silu" | "gelu_new" | "gelu";
+  bosTokenId: number | null;
+  eosTokenId: number | number[] | null;
+  padTokenId: number | null;
+}
