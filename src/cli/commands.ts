@@ -1,10 +1,15 @@
 /**
- * The registry of CLI commands: one import and one entry per command module.
- * Add a command by creating src/cli/<name>.ts exporting `register(program: Command)`
- * and listing it here.
+ * The registry of CLI commands. A command module exports `register(parent: Command)` and is
+ * listed here once: top-level commands in COMMANDS, subcommands of the `sft data` and
+ * `sft bench` groups in DATA_COMMANDS and BENCH_COMMANDS. (`sft eval` is a top-level
+ * command module that owns its own subcommands.)
  */
 import type { Command } from "commander";
 
-export type RegisterCommand = (program: Command) => void;
+export type RegisterCommand = (parent: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [];
+
+export const DATA_COMMANDS: RegisterCommand[] = [];
+
+export const BENCH_COMMANDS: RegisterCommand[] = [];

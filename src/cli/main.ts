@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { isSftError } from "../errors.js";
-import { COMMANDS } from "./commands.js";
+import { BENCH_COMMANDS, COMMANDS, DATA_COMMANDS } from "./commands.js";
 
 export function buildProgram(): Command {
   const program = new Command("sft")
@@ -15,6 +15,12 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   for (const register of COMMANDS) register(program);
+  const data = program
+    .command("data")
+    .description("build, convert, validate, check, render and describe datasets");
+  for (const register of DATA_COMMANDS) register(data);
+  const bench = program.command("bench").description("benchmarks: training and generation speed");
+  for (const register of BENCH_COMMANDS) register(bench);
   return program;
 }
 
