@@ -202,4 +202,35 @@ export interface Kernels {
 
   /** Sum of squares of x[0..n) (float64 accumulation), for gradient-norm clipping. */
   sumSquares(x: FloatArray, n: number): number;
+
+  // ---- Helpers added for the models (see CHANGES.md). Same conventions as above. ----
+
+  /**
+   * `matmul` with b held as bfloat16 bit patterns (frozen base weights in bf16 halve memory).
+   * Same layouts and options as `matmul`; b is [K, N], or [N, K] with transB.
+   */
+  matmulBf16(
+    out: FloatArray,
+    a: FloatArray,
+    b: Uint16Array,
+    M: number,
+    N: number,
+    K: number,
+    opts?: MatmulOptions,
+  ): void;
+
+  /** dbias[N] += column sums of dout[rows, N] (the bias gradient of a linear layer). */
+  biasBackward(dbias: FloatArray, dout: FloatArray, rows: number, N: number): void;
+
+  /** out[r, :] = table[ids[r], :] for r < rows; table is [vocab, C]. */
+  embeddingForward(out: FloatArray, table: FloatArray, ids: Int32Array, rows: number, C: number): void;
+  /** dtable[ids[r], :] += dout[r, :] (ACCUMULATES; repeated ids add up). */
+  embeddingBackward(dtable: FloatArray, dout: FloatArray, ids: Int32Array, rows: number, C: number): void;
+
+  /** out = a + b elementwise over n (out may alias a or b). */
+  add(out: FloatArray, a: FloatArray, b: FloatArray, n: number): void;
+  /** y += alpha * x elementwise over n. */
+  axpy(y: FloatArray, x: FloatArray, alpha: number, n: number): void;
+  /** x *= alpha elementwise over n (e.g. gradient clipping). */
+  scale(x: FloatArray, alpha: number, n: number): void;
 }
