@@ -25,10 +25,13 @@ export function findJsonSyntaxProblem(text: string): JsonSyntaxProblem {
     ws();
     if (i >= text.length) throw new Fail(i, "unexpected end of input, expected a value");
     const c = text[i];
-    if (c === "{") return object();
-    if (c === "[") return array();
-    if (c === '"') return string();
-    if (c === "-" || (c >= "0" && c <= "9")) return number();
+    if (c === "{") object();
+    else if (c === "[") array();
+    else if (c === '"') string();
+    else if (c === "-" || (c >= "0" && c <= "9")) number();
+    else literal();
+  };
+  const literal = () => {
     for (const lit of ["true", "false", "null"]) {
       if (text.startsWith(lit, i)) {
         i += lit.length;
