@@ -2,6 +2,18 @@
 
 export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./data/record.js";
 export { messageSchema, sftRecordSchema } from "./data/record.js";
+export type { ColumnMapping, FormatName } from "./data/formats/index.js";
+export { detectFormat, FORMAT_NAMES, parseColumnMapping, recordToRow } from "./data/formats/index.js";
+export type {
+  FileType,
+  ReadRecordsOptions,
+  Reject,
+  RowItem,
+  WriteRecordsOptions,
+} from "./data/io/index.js";
+export { readRecords, readRows, writeJsonl, writeRecords, writeRows } from "./data/io/index.js";
+export type { ValidationReport } from "./data/validate.js";
+export { recordProblems, validateFile } from "./data/validate.js";
 export type { Architecture, ModelConfig } from "./engine/config.js";
 export type { Tensor, TensorMap } from "./engine/tensor.js";
 export { isSftError, SftError } from "./errors.js";

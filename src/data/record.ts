@@ -27,6 +27,22 @@ export const messageSchema = z.object({
 });
 export type Message = z.infer<typeof messageSchema>;
 
+/**
+ * Where a record came from when it was read from a dataset file, so that writing it back in
+ * its own format reproduces the source rows field by field. `derived` names the record
+ * fields sftkit made up (not in the source row); `layout` holds format-specific shape hints
+ * (e.g. how an Alpaca `input` was joined into the user turn). Writers use these hints only
+ * while they still match the record's content.
+ */
+export const originSchema = z
+  .object({
+    format: z.string(),
+    derived: z.array(z.enum(["id", "source"])).optional(),
+    layout: z.record(z.string(), z.unknown()).optional(),
+  })
+  .catchall(z.unknown());
+export type RecordOrigin = z.infer<typeof originSchema>;
+
 export const metaSchema = z
   .object({
     task: z.string().optional(),
@@ -41,6 +57,7 @@ export const metaSchema = z
     augmentation: z.string().optional(),
     /** Tool/function schemas offered to the model in this conversation (JSON strings or objects). */
     tools: z.unknown().optional(),
+    origin: originSchema.optional(),
   })
   .catchall(z.unknown());
 export type RecordMeta = z.infer<typeof metaSchema>;
