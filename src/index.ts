@@ -1,7 +1,5 @@
 /** sftkit's library entry point: the same capabilities as the `sft` CLI, typed. */
 
-export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./data/record.js";
-export { messageSchema, sftRecordSchema } from "./data/record.js";
 export type { ColumnMapping, FormatName } from "./data/formats/index.js";
 export { detectFormat, FORMAT_NAMES, parseColumnMapping, recordToRow } from "./data/formats/index.js";
 export type {
@@ -12,6 +10,8 @@ export type {
   WriteRecordsOptions,
 } from "./data/io/index.js";
 export { readRecords, readRows, writeJsonl, writeRecords, writeRows } from "./data/io/index.js";
+export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./data/record.js";
+export { messageSchema, sftRecordSchema } from "./data/record.js";
 export type { ValidationReport } from "./data/validate.js";
 export { recordProblems, validateFile } from "./data/validate.js";
 export type { Architecture, ModelConfig } from "./engine/config.js";
