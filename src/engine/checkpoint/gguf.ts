@@ -183,7 +183,7 @@ class HeaderCursor {
   f32(): number {
     const r = this.ensure(4);
     this.pos += 4;
-    return this.view.getFloat32(r, true);
+    return shortestFloat32(this.view.getFloat32(r, true));
   }
   f64(): number {
     const r = this.ensure(8);
@@ -213,6 +213,19 @@ class HeaderCursor {
     this.pos += len;
     return this.decoder.decode(this.buf.subarray(r, r + len));
   }
+}
+
+/**
+ * The shortest decimal that rounds to the same float32 (1e-5 rather than
+ * 0.000009999999747378752), so configs made from GGUF metadata read as their authors wrote them.
+ */
+function shortestFloat32(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  for (let p = 1; p < 10; p++) {
+    const v = Number(x.toPrecision(p));
+    if (Math.fround(v) === x) return v;
+  }
+  return x;
 }
 
 function readValue(c: HeaderCursor, type: GgufValueType, key: string, path: string): GgufValue {
@@ -550,7 +563,11 @@ export interface GgufTokenizerInfo {
 export function ggufTokenizerInfo(metadata: Record<string, GgufValue>): GgufTokenizerInfo | null {
   const tokens = metadata["tokenizer.ggml.tokens"];
   if (!Array.isArray(tokens)) return null;
-  const num = (k: string) => (typeof metadata[k] === "number" ? (metadata[k] as number) : null);
+  // Converters write 0xFFFFFFFF (or another out-of-range id) for "none".
+  const num = (k: string) => {
+    const v = metadata[k];
+    return typeof v === "number" && v >= 0 && v < tokens.length ? v : null;
+  };
   const bool = (k: string) => (typeof metadata[k] === "boolean" ? (metadata[k] as boolean) : null);
   const arr = <T>(k: string) => (Array.isArray(metadata[k]) ? (metadata[k] as T[]) : null);
   return {
