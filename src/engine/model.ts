@@ -1,0 +1,211 @@
+/**
+ * The engine's model API: build a Llama-family or GPT-2 model from a ModelConfig (and HF
+ * weights, or random ones), optionally with LoRA, and run forward/backward over token
+ * batches. Parameters carry Hugging Face names (PEFT names for LoRA tensors); the trainer
+ * reads `trainableParameters()` and steps them with the optimizer in params.ts.
+ *
+ *   const model = createModel(config, tensors, { lora: { r: 8, alpha: 16, targets: ["q_proj", "v_proj"] } });
+ *   model.zeroGrad();
+ *   const { loss } = model.forwardBackward({ B, T, inputIds, labels });
+ */
+import { SftError } from "../errors.js";
+import type { ModelConfig } from "./config.js";
+import { getKernels, referenceKernels } from "./kernels/index.js";
+import type { Kernels } from "./kernels/types.js";
+import { type LoraOptions, type ResolvedLora, resolveLora } from "./lora.js";
+import { type Batch, type LossResult, TransformerRuntime } from "./models/transformer.js";
+import type { KVCache } from "./models/types.js";
+import type { DType, Param, ParamStore } from "./params.js";
+import type { Tensor, TensorMap } from "./tensor.js";
+
+export type { Batch, KVCache, LossResult };
+
+export interface CreateModelOptions {
+  /** float32 (default) for training; float64 for gradient checks (reference kernels). */
+  dtype?: DType;
+  /** Seeds random init (when no tensors are given), LoRA init and LoRA dropout. Default 0. */
+  seed?: number;
+  /** Train LoRA adapters on a frozen base instead of every weight. */
+  lora?: LoraOptions | null;
+  /** Keep only each block's input in forward and recompute the block in backward. */
+  gradientCheckpointing?: boolean;
+  /** Hold frozen linear weights in bf16 (LoRA only; halves their memory). Default false. */
+  frozenBf16?: boolean;
+  /** Kernel implementation; default the native kernels (reference for float64). */
+  kernels?: Kernels;
+  /** Largest logits chunk (rows × vocab) materialised at once. Default 2^21. */
+  logitsChunkElements?: number;
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly lora: ResolvedLora | null;
+  private readonly rt: TransformerRuntime;
+
+  constructor(config: ModelConfig, tensors: TensorMap | null, opts: CreateModelOptions = {}) {
+    const dtype = opts.dtype ?? "float32";
+    const kernels = opts.kernels ?? (dtype === "float64" ? referenceKernels : getKernels());
+    if (dtype === "float64" && kernels.name === "native") {
+      throw new SftError("the native kernels are float32 only", {
+        where: { field: "dtype" },
+        hint: "use dtype float64 with the reference kernels",
+      });
+    }
+    this.config = config;
+    this.lora = opts.lora ? resolveLora(opts.lora, config) : null;
+    const seed = opts.seed ?? 0;
+    this.rt = new TransformerRuntime(config, {
+      dtype,
+      kernels,
+      lora: this.lora,
+      gradientCheckpointing: opts.gradientCheckpointing ?? false,
+      frozenBf16: (opts.frozenBf16 ?? false) && this.lora !== null,
+      logitsChunkElements: opts.logitsChunkElements ?? 1 << 21,
+      seed,
+    });
+    if (tensors) this.rt.loadWeights(tensors);
+    else this.rt.initRandom(seed);
+    this.rt.initLora(seed);
+  }
+
+  get dtype(): DType {
+    return this.rt.opts.dtype;
+  }
+
+  get kernels(): Kernels {
+    return this.rt.kernels;
+  }
+
+  /** The parameter/gradient buffers (for the optimizer and gradient clipping). */
+  get store(): ParamStore {
+    return this.rt.store;
+  }
+
+  /** Number of parameters (all) and of trainable ones. */
+  get numParameters(): number {
+    return this.rt.store.numel;
+  }
+
+  get numTrainableParameters(): number {
+    return this.rt.store.trainableNumel;
+  }
+
+  /**
+   * Forward + backward; gradients ACCUMULATE (call zeroGrad before each optimizer step's
+   * first micro-batch). Loss = summed token cross-entropy / lossDenominator (default the
+   * batch's trained-token count). Pass the whole step's token count as lossDenominator to
+   * every micro-batch so that accumulated gradients equal one big batch's.
+   */
+  forwardBackward(batch: Batch, opts: { lossDenominator?: number; dropoutSeed?: number } = {}): LossResult {
+    return this.rt.forwardBackward(batch, opts);
+  }
+
+  /** Loss only, no gradients, no dropout. */
+  forward(batch: Batch, opts: { lossDenominator?: number } = {}): LossResult {
+    return this.rt.forward(batch, opts);
+  }
+
+  /** Logits [B*T, V], or [B, V] for each row's last position with lastOnly. */
+  logits(batch: Batch, opts: { lastOnly?: boolean } = {}): Float32Array {
+    return this.rt.logits(batch, opts);
+  }
+
+  /** KV cache for incremental decoding of B rows up to `capacity` positions. */
+  createKVCache(B: number, capacity: number): KVCache {
+    return this.rt.createKVCache(B, capacity);
+  }
+
+  /** Appends ids [B*Tnew] to the cache and returns each row's next-token logits [B, V]. */
+  decodeStep(cache: KVCache, ids: Int32Array): Float32Array {
+    return this.rt.decodeStep(cache, ids);
+  }
+
+  /** Every tensor that gets a gradient: HF names, or PEFT names with LoRA. */
+  trainableParameters(): Param[] {
+    return this.rt.store.trainable();
+  }
+
+  /** Every tensor of the model (frozen ones have grad null). */
+  parameters(): Param[] {
+    return this.rt.store.params;
+  }
+
+  zeroGrad(): void {
+    this.rt.store.zeroGrad();
+  }
+
+  /** Base weights as float32 copies under HF names (tied output projection omitted, as HF saves). */
+  stateDict(): TensorMap {
+    const out: TensorMap = new Map();
+    for (const p of this.rt.store.params) {
+      if (p.name.includes(".lora_")) continue;
+      out.set(p.name, { shape: [...p.shape], data: this.rt.store.values(p) });
+    }
+    return out;
+  }
+
+  /** LoRA tensors as float32 copies under PEFT names (empty without LoRA). */
+  loraStateDict(): TensorMap {
+    const out: TensorMap = new Map();
+    for (const p of this.rt.store.params) {
+      if (p.name.includes(".lora_")) out.set(p.name, { shape: [...p.shape], data: this.rt.store.values(p) });
+    }
+    return out;
+  }
+
+  /** Base weights with every LoRA update folded in: W + scaling · B A (HF names, float32). */
+  mergedStateDict(): TensorMap {
+    const out = this.stateDict();
+    for (const lin of this.rt.loraModules) {
+      const lora = lin.lora!;
+      const w = out.get(`${lin.path}.weight`) as Tensor;
+      const A = lora.A.data;
+      const B = lora.B.data;
+      const r = lora.r;
+      for (let o = 0; o < lin.outF; o++) {
+        for (let i = 0; i < lin.inF; i++) {
+          let s = 0;
+          for (let j = 0; j < r; j++) s += B[o * r + j] * A[j * lin.inF + i];
+          const idx = lin.layout === "out_in" ? o * lin.inF + i : i * lin.outF + o;
+          w.data[idx] += lora.scaling * s;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Loads LoRA tensors saved under PEFT names (adapter_model.safetensors). */
+  loadAdapter(tensors: TensorMap, source?: string): void {
+    if (!this.lora) {
+      throw new SftError("this model has no LoRA adapters to load into", {
+        where: { field: "lora" },
+        hint: "create the model with the adapter's LoRA options",
+      });
+    }
+    this.rt.loadLoraWeights(tensors, source);
+  }
+
+  /** Frees cached activation buffers (they are rebuilt on the next call). */
+  releaseActivations(): void {
+    this.rt.releaseActivations();
+  }
+
+  /** The runtime, for layer-level tests and tools. */
+  get runtime(): TransformerRuntime {
+    return this.rt;
+  }
+}
+
+/** Builds a model from a config and HF-named weights (random init when tensors is omitted). */
+export function createModel(
+  config: ModelConfig,
+  tensors?: TensorMap | null,
+  opts: CreateModelOptions = {},
+): Model {
+  return new Model(config, tensors ?? null, opts);
+}
+
+/** Random HF-named weights for a bare config (GPT-2/Llama style, std 0.02), float32. */
+export function initRandom(config: ModelConfig, seed: number): TensorMap {
+  return createModel(config, null, { seed, kernels: referenceKernels }).stateDict();
+}

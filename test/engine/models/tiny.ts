@@ -1,0 +1,91 @@
+/** Tiny configurations of every supported architecture variant, shared by the model tests. */
+import type { ModelConfig } from "../../../src/engine/config.js";
+import type { Batch } from "../../../src/engine/model.js";
+
+function llamaBase(): ModelConfig {
+  return {
+    architecture: "llama",
+    modelType: "llama",
+    vocabSize: 11,
+    hiddenSize: 8,
+    intermediateSize: 12,
+    numLayers: 2,
+    numHeads: 2,
+    numKvHeads: 1,
+    headDim: 4,
+    maxPositionEmbeddings: 64,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    ropeScaling: null,
+    tieWordEmbeddings: false,
+    attentionBias: false,
+    attentionOutBias: false,
+    mlpBias: false,
+    qkNorm: false,
+    hiddenAct: "silu",
+    bosTokenId: 1,
+    eosTokenId: 2,
+    padTokenId: null,
+  };
+}
+
+export const TINY: Record<string, ModelConfig> = {
+  llama: llamaBase(),
+  "llama-tied-llama3rope": {
+    ...llamaBase(),
+    tieWordEmbeddings: true,
+    ropeScaling: {
+      type: "llama3",
+      factor: 8,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxPositionEmbeddings: 16,
+    },
+  },
+  "qwen2-bias": {
+    ...llamaBase(),
+    modelType: "qwen2",
+    attentionBias: true,
+    tieWordEmbeddings: true,
+    ropeTheta: 1e6,
+  },
+  "qwen3-qknorm": {
+    ...llamaBase(),
+    modelType: "qwen3",
+    qkNorm: true,
+    headDim: 6,
+    numHeads: 4,
+    numKvHeads: 2,
+  },
+  gpt2: {
+    ...llamaBase(),
+    architecture: "gpt2",
+    modelType: "gpt2",
+    intermediateSize: 32,
+    numKvHeads: 2,
+    maxPositionEmbeddings: 16,
+    tieWordEmbeddings: true,
+    hiddenAct: "gelu_new",
+  },
+  "gpt2-untied": {
+    ...llamaBase(),
+    architecture: "gpt2",
+    modelType: "gpt2",
+    intermediateSize: 32,
+    numKvHeads: 2,
+    maxPositionEmbeddings: 16,
+    tieWordEmbeddings: false,
+    hiddenAct: "gelu_new",
+  },
+};
+
+/** B=2, T=5 with unlabelled positions and a packed second row (two segments). */
+export function tinyBatch(V: number, packed = true): Batch {
+  const B = 2;
+  const T = 5;
+  const inputIds = Int32Array.from([3, 7, 1, 9, 4, 2, 5, 10, 6, 8].map((x) => x % V));
+  const labels = Int32Array.from([-100, 7, 1, 9, 4, 2, 5, -100, 6, 8].map((x) => (x === -100 ? x : x % V)));
+  const batch: Batch = { B, T, inputIds, labels };
+  if (packed) batch.segments = Int32Array.from([0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
+  return batch;
+}
