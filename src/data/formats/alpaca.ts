@@ -39,7 +39,7 @@ export const alpacaFormat: DatasetFormat = {
       fields.push("system");
     } else if (system === "") layout.empty_system = true;
     const rawHistory = row.history;
-    if (rawHistory !== undefined && rawHistory !== null) {
+    if (rawHistory !== undefined && rawHistory !== null && rawHistory !== "") {
       const history = structured(rawHistory);
       if (!Array.isArray(history))
         throw wrongType(ctx, "history", "an array of [question, answer] pairs", rawHistory);

@@ -36,7 +36,7 @@ export function getFormat(name: string): DatasetFormat {
 /** The format a row is written in, judged by its field names; undefined when none fits. */
 export function detectFormat(row: unknown): FormatName | undefined {
   if (!isPlainObject(row)) return undefined;
-  if (Array.isArray(row.messages) && isPlainObject(row.meta)) return "record";
+  if ("messages" in row && "meta" in row) return "record";
   if ("conversations" in row) return "sharegpt";
   if ("messages" in row) return "openai";
   if ("instruction" in row) return "alpaca";

@@ -1,10 +1,10 @@
 /**
  * Prompt/completion rows: `prompt` and `completion` strings (one user turn, one assistant
- * turn), or the conversational form where both are lists of chat messages.
+ * turn), or the conversational form where both are lists of chat messages (used on write
+ * whenever the record has more turns or explicit per-turn train flags).
  */
 import type { SftRecord } from "../record.js";
 import {
-  assertDefaultTraining,
   type Converted,
   cannotWrite,
   type DatasetFormat,
@@ -65,9 +65,8 @@ export const promptCompletionFormat: DatasetFormat = {
       msgs[0].role === "user" &&
       msgs[1].role === "assistant" &&
       !msgs[1].tool_calls?.length &&
-      msgs.every((m) => m.name === undefined && m.tool_call_id === undefined);
+      msgs.every((m) => m.name === undefined && m.tool_call_id === undefined && m.train === undefined);
     if (simple && layout.conversational !== true) {
-      assertDefaultTraining(record, "prompt-completion");
       out.prompt = msgs[0].content;
       out.completion = msgs[1].content;
     } else {

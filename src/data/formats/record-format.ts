@@ -10,6 +10,7 @@ import {
   type Row,
   type RowContext,
   rowError,
+  structured,
 } from "./common.js";
 
 const MESSAGE_KEYS = ["role", "content", "train", "tool_calls", "tool_call_id", "name"];
@@ -20,6 +21,9 @@ export const recordFormat: DatasetFormat = {
 
   toRecord(row: Row, ctx: RowContext): Converted {
     assertKnownKeys(row, recordFormat.fields, ctx, "record");
+    // CSV and flat Parquet files hold the nested fields as JSON text.
+    row = { ...row, messages: structured(row.messages) };
+    if (row.meta !== undefined) row.meta = structured(row.meta);
     if (Array.isArray(row.messages)) {
       row.messages.forEach((m, i) => {
         if (isPlainObject(m)) assertKnownKeys(m, MESSAGE_KEYS, ctx, `messages[${i}]`);

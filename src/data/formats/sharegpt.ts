@@ -80,12 +80,15 @@ function parseCallValue(value: string, ctx: RowContext, field: string): ToolCall
 /** The canonical function_call value for tool calls (Python json.dumps style, as the common datasets use). */
 function callValue(calls: ToolCall[]): string {
   const one = (c: ToolCall) => {
-    let args: string;
+    // Arguments in the datasets' own style are embedded as a JSON object; any other text is
+    // embedded as a JSON string so that it reads back unchanged.
+    let args = JSON.stringify(c.function.arguments);
     try {
-      JSON.parse(c.function.arguments);
-      args = c.function.arguments;
+      const parsed = JSON.parse(c.function.arguments);
+      if (isPlainObject(parsed) && pythonStyleJson(parsed) === c.function.arguments)
+        args = c.function.arguments;
     } catch {
-      args = JSON.stringify(c.function.arguments);
+      // not JSON: keep it as a string
     }
     const id = c.id !== undefined ? `"id": ${JSON.stringify(c.id)}, ` : "";
     return `{${id}"name": ${JSON.stringify(c.function.name)}, "arguments": ${args}}`;
