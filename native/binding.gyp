@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "sftkit_native",
-      "sources": ["src/addon.cc"],
+      "sources": ["src/addon.cc", "src/attention.cc", "src/cpu.cc", "src/gemm.cc", "src/ops.cc", "src/threadpool.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math"],
