@@ -5,10 +5,11 @@
  * command module that owns its own subcommands.)
  */
 import type { Command } from "commander";
+import { register as train } from "./train.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [train];
 
 export const DATA_COMMANDS: RegisterCommand[] = [];
 

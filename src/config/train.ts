@@ -10,16 +10,10 @@ import { z } from "zod";
 import { SftError } from "../errors.js";
 
 export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
-export const MASK_POLICIES = ["assistant", "last_assistant", "all"] as const;
-export const DEFAULT_LORA_TARGETS = [
-  "q_proj",
-  "k_proj",
-  "v_proj",
-  "o_proj",
-  "gate_proj",
-  "up_proj",
-  "down_proj",
-];
+/** the label-mask policies of src/tokenize (every assistant turn, the last one, or every token) */
+export const MASK_POLICIES = ["all_assistant", "last_assistant", "include_prompt"] as const;
+/** PEFT's special value: every linear layer of the blocks the architecture allows LoRA on. */
+export const ALL_LINEAR = "all-linear";
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -42,7 +36,8 @@ export const loraSchema = z.strictObject({
   r: positiveInt.default(8),
   alpha: z.number().positive().default(16),
   dropout: z.number().min(0).max(1).default(0.05),
-  target_modules: z.array(z.string().min(1)).min(1).default(DEFAULT_LORA_TARGETS),
+  /** PEFT names (q_proj, v_proj, … or c_attn for GPT-2), or "all-linear" */
+  target_modules: z.union([z.literal(ALL_LINEAR), z.array(z.string().min(1)).min(1)]).default(ALL_LINEAR),
   /** rank-stabilised scaling alpha/sqrt(r) instead of alpha/r */
   rslora: z.boolean().default(false),
 });
@@ -105,7 +100,7 @@ export const trainConfigSchema = z
     /** render with the tokenizer's own Jinja chat template */
     chat_template: z.boolean().default(false),
     /** which tokens are trained: every assistant turn, only the last one, or everything */
-    mask_policy: z.enum(MASK_POLICIES).default("assistant"),
+    mask_policy: z.enum(MASK_POLICIES).default("all_assistant"),
     /** write TensorBoard event files under runs/ in the run directory */
     tensorboard: z.boolean().default(true),
   })
@@ -201,7 +196,11 @@ export const TRAIN_FLAGS: TrainFlag[] = (() => {
     }
     if (key === "lora") {
       for (const [sub, subSchema] of Object.entries(loraSchema.shape as Record<string, z.ZodType>)) {
-        flags.push({ path: ["lora", sub], flag: `lora-${kebab(sub)}`, kind: kindOf(subSchema) });
+        flags.push({
+          path: ["lora", sub],
+          flag: `lora-${kebab(sub)}`,
+          kind: sub === "target_modules" ? "list" : kindOf(subSchema),
+        });
       }
       continue;
     }

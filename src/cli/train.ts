@@ -1,0 +1,121 @@
+/**
+ * `sft train [CONFIG.yaml] [flags]` and `sft train --resume RUN_DIR`: every config option is
+ * also a flag (flags win over the YAML); the run itself is the library's `train`.
+ */
+import { type Command, Option } from "commander";
+import {
+  configFromFlags,
+  optionKey,
+  resolveTrainConfig,
+  TRAIN_FLAGS,
+  type TrainFlag,
+} from "../config/train.js";
+import { SftError } from "../errors.js";
+import { resumeTraining, train } from "../train/index.js";
+
+const DESCRIPTIONS: Record<string, string> = {
+  model: "base model: HF model directory, .gguf file, or an earlier run's model/",
+  adapter: "start from this PEFT adapter directory (LoRA)",
+  tokenizer: "tokenizer directory (default: the model's)",
+  data: "training data file (JSONL/JSON/CSV/Parquet; record, alpaca, sharegpt, openai, … formats)",
+  dataset: "multi-task: PATH[:TASK[:WEIGHT]], repeatable (weight 2 = oversample ×2, 0.5 = half)",
+  "eval-data": "eval data file",
+  "eval-split": "fraction of the training data held out for eval when no eval data is given",
+  "output-dir": "run directory",
+  "finetuning-type": "lora or full",
+  "lora-r": "LoRA rank",
+  "lora-alpha": "LoRA alpha (scaling alpha/r)",
+  "lora-dropout": "LoRA dropout",
+  "lora-target-modules": "comma-separated module names, or all-linear",
+  "lora-rslora": "rank-stabilised scaling alpha/sqrt(r)",
+  "num-train-epochs": "epochs (fractions allowed)",
+  "max-steps": "optimizer steps (overrides epochs)",
+  "per-device-train-batch-size": "sequences per micro-batch",
+  "per-device-eval-batch-size": "sequences per eval batch",
+  "gradient-accumulation-steps": "micro-batches per optimizer step (loss averaged over all their tokens)",
+  "learning-rate": "peak learning rate",
+  "weight-decay": "AdamW decoupled weight decay",
+  "adam-beta1": "AdamW beta1",
+  "adam-beta2": "AdamW beta2",
+  "adam-epsilon": "AdamW epsilon",
+  "warmup-ratio": "warmup as a fraction of all steps",
+  "warmup-steps": "warmup steps (wins over the ratio)",
+  "lr-scheduler-type": "linear, cosine, constant or constant_with_warmup",
+  "max-grad-norm": "gradient-norm clipping (0: off)",
+  seed: "seed of data order, LoRA init, dropout",
+  "logging-steps": "log every N steps",
+  "eval-steps": "evaluate every N steps (0: at the end only)",
+  "save-steps": "checkpoint every N steps (0: at the end only)",
+  "save-total-limit": "keep the newest N checkpoints (plus the best)",
+  "load-best-model-at-end": "finish with the weights of the best eval loss",
+  "early-stopping-patience": "stop after N evals without improvement",
+  "early-stopping-threshold": "minimum eval-loss improvement that counts",
+  "neftune-noise-alpha": "NEFTune embedding noise alpha",
+  "gradient-checkpointing": "recompute activations in backward (less memory)",
+  "max-seq-length": "longest sample in tokens (longer ones are truncated)",
+  packing: "pack several samples per sequence (attention never crosses them)",
+  template: "prompt template name or file (alpaca, vicuna, chinese, simple, task-aware, …)",
+  "chat-template": "render with the tokenizer's chat template",
+  "mask-policy": "trained tokens: all_assistant, last_assistant or include_prompt",
+  tensorboard: "write TensorBoard event files under runs/",
+};
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function optionFor(f: TrainFlag, name: string, isAlias: boolean): Option {
+  const desc = isAlias ? `same as --${f.flag}` : (DESCRIPTIONS[f.flag] ?? f.path.join("."));
+  let opt: Option;
+  if (f.kind === "bool") opt = new Option(`--${name} [bool]`, desc);
+  else if (f.path[0] === "datasets") opt = new Option(`--${name} <spec>`, desc).argParser(collect);
+  else opt = new Option(`--${name} <value>`, desc);
+  return opt;
+}
+
+export function register(parent: Command): void {
+  const cmd = parent
+    .command("train")
+    .description("fine-tune a model (LoRA or full) on an instruction dataset")
+    .argument("[config]", "YAML config (keys as in Hugging Face TrainingArguments); flags override it")
+    .option("--resume <run_dir>", "continue an interrupted run from its last complete checkpoint")
+    .option("--full", "full fine-tuning (same as --finetuning-type full)")
+    .option("--quiet", "no progress output");
+  for (const f of TRAIN_FLAGS) {
+    cmd.addOption(optionFor(f, f.flag, false));
+    for (const a of f.aliases ?? []) cmd.addOption(optionFor(f, a, true));
+  }
+  cmd.addHelpText(
+    "after",
+    `
+Examples:
+  sft train --model ./SmolLM2-135M --data train.jsonl --out runs/lora --max-steps 200 --lr 2e-4 --lora-r 16
+  sft train recipe.yaml --seed 7 --eval-data dev.jsonl
+  sft train --resume runs/lora
+
+The run directory holds config.yaml, datasets.json, trainer_state.json (HF log_history),
+metrics.jsonl, runs/ (TensorBoard), checkpoint-<step>/ and the result: adapter/ (PEFT) or model/ (HF).`,
+  );
+  cmd.action(async (configFile: string | undefined, opts: Record<string, unknown>) => {
+    const hooks = { quiet: opts.quiet === true };
+    if (opts.resume !== undefined) {
+      const given = TRAIN_FLAGS.flatMap((f) => [f.flag, ...(f.aliases ?? [])]).filter(
+        (n) => opts[optionKey(n)] !== undefined,
+      );
+      if (configFile || given.length > 0)
+        throw new SftError(
+          "--resume continues a run with its own saved config; other options are not allowed",
+          {
+            where: { field: given[0] ?? "config" },
+            hint: `run \`sft train --resume ${String(opts.resume)}\` alone`,
+          },
+        );
+      await resumeTraining(String(opts.resume), hooks);
+      return;
+    }
+    const flags = configFromFlags(opts);
+    if (opts.full === true) flags.finetuning_type = "full";
+    const config = resolveTrainConfig(configFile, flags);
+    await train(config, hooks);
+  });
+}

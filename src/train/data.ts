@@ -1,0 +1,254 @@
+/**
+ * The trainer's data side: read each dataset, tokenize every record with its label mask,
+ * hold out eval records, fingerprint the files, and turn the weighted multi-task mix into a
+ * deterministic micro-batch plan per epoch (with optional packing).
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, statSync } from "node:fs";
+import { basename, extname } from "node:path";
+import type { TrainConfig } from "../config/train.js";
+import { readRecords } from "../data/io/index.js";
+import type { SftRecord } from "../data/record.js";
+import { SftError } from "../errors.js";
+import { IGNORE_INDEX, tryTokenizeRecord } from "../tokenize/mask.js";
+import { collate, type PackedRow, packSamples } from "../tokenize/pack.js";
+import type { TextTokenizer } from "../tokenize/tokenizer.js";
+import { microBatches } from "./batches.js";
+import type { TrainBatch } from "./engine-bridge.js";
+import { type MixTask, mixEpoch, taskDrawCounts } from "./mixing.js";
+import { Rng } from "./rng.js";
+import type { TrainingData } from "./trainer.js";
+
+export interface Sample {
+  id: string;
+  task: string;
+  inputIds: number[];
+  labels: number[];
+}
+
+export interface DatasetFingerprint {
+  path: string;
+  task: string;
+  role: "train" | "eval";
+  sha256: string;
+  bytes: number;
+  records: number;
+  samples: number;
+  rejected: number;
+  truncated: number;
+}
+
+export interface PreparedData {
+  tasks: { name: string; weight: number; samples: Sample[] }[];
+  evalSamples: Sample[];
+  fingerprints: DatasetFingerprint[];
+  /** reasons of rejected records → count */
+  rejections: Record<string, number>;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+function taskNameOf(path: string): string {
+  return basename(path, extname(path));
+}
+
+interface Source {
+  path: string;
+  task: string | undefined;
+  weight: number;
+  template: string | undefined;
+  role: "train" | "eval";
+}
+
+async function loadSource(
+  src: Source,
+  tokenizer: TextTokenizer,
+  config: TrainConfig,
+  rejections: Record<string, number>,
+): Promise<{ samples: Sample[]; fingerprint: DatasetFingerprint }> {
+  let bytes: number;
+  try {
+    bytes = statSync(src.path).size;
+  } catch {
+    throw new SftError("dataset file not found", {
+      where: { file: src.path, field: src.role === "train" ? "data" : "eval_data" },
+      hint: "check the path in `data`, `datasets[].path`, `eval_data` or `datasets[].eval_path`",
+    });
+  }
+  const samples: Sample[] = [];
+  let records = 0;
+  let rejected = 0;
+  let truncated = 0;
+  const template = src.template ?? config.template;
+  for await (const record of readRecords(src.path) as AsyncGenerator<SftRecord>) {
+    records++;
+    const result = tryTokenizeRecord(record, tokenizer, {
+      ...(template ? { template } : {}),
+      ...(config.chat_template ? { chatTemplate: true } : {}),
+      maskPolicy: config.mask_policy,
+      maxSeqLength: config.max_seq_length,
+    });
+    if (!result.ok) {
+      rejected++;
+      rejections[result.reason] = (rejections[result.reason] ?? 0) + 1;
+      continue;
+    }
+    if (result.sample.truncated) truncated++;
+    samples.push({
+      id: record.id,
+      task: src.task ?? record.meta.task ?? "default",
+      inputIds: result.sample.inputIds,
+      labels: result.sample.labels,
+    });
+  }
+  return {
+    samples,
+    fingerprint: {
+      path: src.path,
+      task: src.task ?? "default",
+      role: src.role,
+      sha256: await sha256File(src.path),
+      bytes,
+      records,
+      samples: samples.length,
+      rejected,
+      truncated,
+    },
+  };
+}
+
+/** Reads and tokenizes every dataset of the config. */
+export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer): Promise<PreparedData> {
+  const entries = config.datasets ?? [
+    { path: config.data!, weight: 1 } as NonNullable<TrainConfig["datasets"]>[number],
+  ];
+  const rejections: Record<string, number> = {};
+  const fingerprints: DatasetFingerprint[] = [];
+  const tasks: PreparedData["tasks"] = [];
+  const evalSamples: Sample[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const task = entry.task ?? (config.datasets ? taskNameOf(entry.path) : undefined);
+    const { samples, fingerprint } = await loadSource(
+      { path: entry.path, task, weight: entry.weight, template: entry.template, role: "train" },
+      tokenizer,
+      config,
+      rejections,
+    );
+    fingerprints.push(fingerprint);
+    let train = samples;
+    if (config.eval_split > 0 && !config.eval_data && !entry.eval_path) {
+      // a seeded hold-out per dataset, so every task is represented in eval
+      const order = Rng.seeded(config.seed, "eval-split", i).permutation(samples.length);
+      const nEval = Math.max(1, Math.round(config.eval_split * samples.length));
+      const held = new Set(Array.from(order.subarray(0, nEval)));
+      evalSamples.push(...samples.filter((_, k) => held.has(k)));
+      train = samples.filter((_, k) => !held.has(k));
+    }
+    if (entry.eval_path) {
+      const ev = await loadSource(
+        { path: entry.eval_path, task, weight: 1, template: entry.template, role: "eval" },
+        tokenizer,
+        config,
+        rejections,
+      );
+      fingerprints.push(ev.fingerprint);
+      evalSamples.push(...ev.samples);
+    }
+    if (train.length === 0)
+      throw new SftError("no usable training samples in this dataset", {
+        where: { file: entry.path },
+        hint: `every record was rejected (${Object.entries(rejections)
+          .map(([r, n]) => `${n}× ${r}`)
+          .join("; ")}); run \`sft data check\` on it`,
+      });
+    // several entries may share a task name: each keeps its own weight
+    tasks.push({ name: task ?? "default", weight: entry.weight, samples: train });
+  }
+  if (config.eval_data) {
+    const ev = await loadSource(
+      { path: config.eval_data, task: undefined, weight: 1, template: undefined, role: "eval" },
+      tokenizer,
+      config,
+      rejections,
+    );
+    fingerprints.push(ev.fingerprint);
+    evalSamples.push(...ev.samples);
+  }
+  return { tasks, evalSamples, fingerprints, rejections };
+}
+
+// ---------------------------------------------------------------------------------------
+// Batches
+
+/** Trained tokens after the label shift (position t predicts labels[t+1], never across a segment change). */
+export function countTrainedTokens(labels: Int32Array, B: number, T: number, segments?: Int32Array): number {
+  let n = 0;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t + 1 < T; t++) {
+      const i = b * T + t;
+      if (labels[i + 1] === IGNORE_INDEX) continue;
+      if (segments && segments[i] !== segments[i + 1]) continue;
+      n++;
+    }
+  }
+  return n;
+}
+
+/** The engine's batch from rows made by src/tokenize (padding to a multiple of 8, labels -100 there). */
+function toTrainBatch(rows: (PackedRow | Sample)[], padId: number): TrainBatch {
+  const c = collate(rows, { padTokenId: padId });
+  let realTokens = 0;
+  for (const r of rows) realTokens += r.inputIds.length;
+  return {
+    B: c.B,
+    T: c.T,
+    inputIds: c.inputIds,
+    labels: c.labels,
+    positions: c.positions,
+    segments: c.segments,
+    recordIds: c.sampleIds.flat(),
+    trainedTokens: countTrainedTokens(c.labels, c.B, c.T, c.segments),
+    realTokens,
+  };
+}
+
+/** The loop's view of the data: the per-epoch micro-batch plan and the eval batches. */
+export function buildTrainingData(prepared: PreparedData, config: TrainConfig, padId: number): TrainingData {
+  const all = prepared.tasks.flatMap((t) => t.samples);
+  const mixTasks: MixTask[] = prepared.tasks.map((t) => ({
+    name: t.name,
+    size: t.samples.length,
+    weight: t.weight,
+  }));
+  const batchSize = config.per_device_train_batch_size;
+  const planEpoch = (epoch: number): TrainBatch[] => {
+    const { order } = mixEpoch(mixTasks, config.seed, epoch);
+    const picked = Array.from(order, (id) => all[id]);
+    let rows: (PackedRow | Sample)[] = picked;
+    if (config.packing) {
+      // packing sorts by length; shuffle the packed rows so batches are not length-ordered
+      rows = packSamples(picked, { maxSeqLength: config.max_seq_length }).rows;
+      Rng.seeded(config.seed, "pack-order", epoch).shuffle(rows);
+    }
+    return microBatches(rows, batchSize).map((group) => toTrainBatch(group, padId));
+  };
+  // the number of micro-batches is the same every epoch (same counts; packing may vary, so measure epoch 0)
+  const microBatchesPerEpoch = config.packing
+    ? planEpoch(0).length
+    : Math.ceil(Object.values(taskDrawCounts(mixTasks)).reduce((a, b) => a + b, 0) / batchSize);
+
+  // eval: task-homogeneous batches so each batch's loss belongs to one task
+  const byTask = new Map<string, Sample[]>();
+  for (const s of prepared.evalSamples) byTask.set(s.task, [...(byTask.get(s.task) ?? []), s]);
+  const evalBatches: TrainingData["evalBatches"] = [];
+  for (const [task, samples] of byTask) {
+    for (const group of microBatches(samples, config.per_device_eval_batch_size)) {
+      evalBatches.push({ batch: toTrainBatch(group, padId), task });
+    }
+  }
+  return { planEpoch, microBatchesPerEpoch, evalBatches, taskCounts: taskDrawCounts(mixTasks) };
+}

@@ -1,0 +1,160 @@
+/**
+ * What the trainer needs from the engine, the tokenizer and dataset I/O, in one place: the
+ * trainer loop is written against these types, and this module wires them to the engine's
+ * public API (models, LoRA, checkpoint I/O) and to src/tokenize.
+ */
+import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ALL_LINEAR, type TrainConfig } from "../config/train.js";
+import { loadCheckpoint, saveHfModel } from "../engine/checkpoint/hf.js";
+import { readSafetensorsSync, writeSafetensors } from "../engine/checkpoint/safetensors.js";
+import type { ModelConfig } from "../engine/config.js";
+import { LORA_TARGETS, type LoraOptions, peftAdapterConfig } from "../engine/lora.js";
+import { createModel, type Model } from "../engine/model.js";
+import type { ParamStore } from "../engine/params.js";
+import { SftError } from "../errors.js";
+import { loadTokenizer, type TextTokenizer } from "../tokenize/tokenizer.js";
+import { writeFileAtomicSync } from "../util/atomic.js";
+
+/** One collated micro-batch, row-major [B, T]. Labels are aligned with input ids (-100 = not trained); the shift happens in the model. */
+export interface TrainBatch {
+  B: number;
+  T: number;
+  inputIds: Int32Array;
+  labels: Int32Array;
+  /** [B*T] position of each token (restarts per packed sample); absent: 0..T-1 per row */
+  positions?: Int32Array;
+  /** [B*T] packed-sample id per token; absent: one sample per row */
+  segments?: Int32Array;
+  /** ids of the records in this batch, for error messages */
+  recordIds: string[];
+  /** tokens that contribute to the loss (labels after the shift that are not -100) */
+  trainedTokens: number;
+  /** tokens that are not padding */
+  realTokens: number;
+}
+
+export interface ForwardBackwardOptions {
+  /** trained tokens of the whole accumulated batch: the loss is averaged over them */
+  lossDenominator: number;
+  /** LoRA dropout seed for this micro-batch (null: no dropout) */
+  dropoutSeed: number | null;
+  /** NEFTune: uniform noise of this magnitude alpha/sqrt(T·C) added to the input embeddings */
+  neftune: { alpha: number; seed: number } | null;
+}
+
+/** A model ready to train: its parameters plus forward/backward over a batch. */
+export interface TrainableModel {
+  readonly params: ParamStore;
+  /** Number of all parameters and of trainable ones. */
+  readonly numParams: number;
+  readonly numTrainable: number;
+  /** Forward and backward; gradients ACCUMULATE into params.trainableGrad. Returns the sum of token losses. */
+  forwardBackward(batch: TrainBatch, opts: ForwardBackwardOptions): number;
+  /** Forward only: the sum of token losses and the trained-token count. */
+  evalLoss(batch: TrainBatch): { lossSum: number; tokens: number };
+  /** Writes the result: a PEFT adapter (LoRA) or an HF model directory (full). */
+  saveResult(dir: string): void;
+}
+
+// ---------------------------------------------------------------------------------------
+// Wiring to the engine
+
+export interface OpenedModel {
+  model: Model;
+  trainable: TrainableModel;
+  modelConfig: ModelConfig;
+  tokenizer: TextTokenizer;
+}
+
+const TOKENIZER_FILES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "tokenizer.model",
+  "generation_config.json",
+];
+
+function loraOptions(config: TrainConfig, modelConfig: ModelConfig): LoraOptions | null {
+  if (config.finetuning_type !== "lora") return null;
+  const l = config.lora;
+  return {
+    r: l.r,
+    alpha: l.alpha,
+    dropout: l.dropout,
+    rsLora: l.rslora,
+    targets: l.target_modules === ALL_LINEAR ? [...LORA_TARGETS[modelConfig.architecture]] : l.target_modules,
+  };
+}
+
+/** Loads the base model (+ adapter), builds LoRA or full training, and the tokenizer. */
+export async function openTrainableModel(config: TrainConfig): Promise<OpenedModel> {
+  const ckpt = loadCheckpoint(config.model);
+  if (ckpt.tensors.size === 0)
+    throw new SftError("the model has no weights (a bare config.json)", {
+      where: { file: config.model, field: "model" },
+      hint: "fine-tuning needs pretrained weights: pass a model directory or a .gguf file",
+    });
+  const tokenizer = await loadTokenizer(config.tokenizer ?? config.model);
+  const model = createModel(ckpt.config, ckpt.tensors, {
+    seed: config.seed,
+    lora: loraOptions(config, ckpt.config),
+    gradientCheckpointing: config.gradient_checkpointing,
+  });
+  if (config.adapter) {
+    if (!model.lora)
+      throw new SftError("`adapter` needs finetuning_type: lora", {
+        where: { field: "adapter" },
+        hint: "to train a merged model fully, merge the adapter first",
+      });
+    model.loadAdapter(readSafetensorsSync(join(config.adapter, ADAPTER_WEIGHTS)), config.adapter);
+  }
+  const trainable: TrainableModel = {
+    params: model.store,
+    numParams: model.numParameters,
+    numTrainable: model.numTrainableParameters,
+    forwardBackward(batch, opts) {
+      if (opts.neftune)
+        throw new SftError("neftune_noise_alpha is not supported by this engine build", {
+          where: { field: "neftune_noise_alpha" },
+          hint: "remove neftune_noise_alpha from the config",
+        });
+      const r = model.forwardBackward(batch, {
+        lossDenominator: opts.lossDenominator,
+        ...(opts.dropoutSeed !== null ? { dropoutSeed: opts.dropoutSeed } : {}),
+      });
+      if (r.trainedTokens !== batch.trainedTokens)
+        throw new Error(
+          `trained-token count mismatch: model ${r.trainedTokens}, trainer ${batch.trainedTokens}`,
+        );
+      return r.lossSum;
+    },
+    evalLoss(batch) {
+      const r = model.forward(batch);
+      return { lossSum: r.lossSum, tokens: r.trainedTokens };
+    },
+    saveResult(dir) {
+      mkdirSync(dir, { recursive: true });
+      if (model.lora) {
+        writeSafetensors(join(dir, ADAPTER_WEIGHTS), model.loraStateDict(), { metadata: { format: "pt" } });
+        writeFileAtomicSync(
+          join(dir, "adapter_config.json"),
+          `${JSON.stringify(peftAdapterConfig(model.lora, resolve(config.model)), null, 2)}\n`,
+        );
+      } else {
+        saveHfModel(dir, ckpt.config, model.stateDict());
+      }
+      // the tokenizer travels with the result so `--model DIR/model` works on its own
+      const tokenizerDir = config.tokenizer ?? config.model;
+      if (existsSync(tokenizerDir) && statSync(tokenizerDir).isDirectory()) {
+        for (const f of TOKENIZER_FILES) {
+          const src = join(tokenizerDir, f);
+          if (existsSync(src)) copyFileSync(src, join(dir, f));
+        }
+      }
+    },
+  };
+  return { model, trainable, modelConfig: ckpt.config, tokenizer };
+}
+
+export const ADAPTER_WEIGHTS = "adapter_model.safetensors";

@@ -1,0 +1,129 @@
+/**
+ * The trainer's library API, the same run as `sft train`:
+ *
+ *   const result = await train({ model: "base/", data: "train.jsonl", output_dir: "run/", max_steps: 100 },
+ *                              { onLog: (e) => console.log(e) });
+ *   await resumeTraining("run/");
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parse as yamlParse } from "yaml";
+import { type TrainConfig, type TrainConfigInput, validateTrainConfig } from "../config/train.js";
+import { SftError } from "../errors.js";
+import { writeFileAtomicSync } from "../util/atomic.js";
+import { listCheckpoints } from "./checkpoints.js";
+import { buildTrainingData, type DatasetFingerprint, prepareData } from "./data.js";
+import { openTrainableModel } from "./engine-bridge.js";
+import { ProgressReporter } from "./progress.js";
+import {
+  CONFIG_FILE,
+  readRunConfig,
+  runTrainingLoop,
+  STATE_FILE,
+  type TrainHooks,
+  type TrainResult,
+  writeRunConfig,
+} from "./trainer.js";
+
+export type { LogEntry, TrainerState } from "./state.js";
+export type { TrainHooks, TrainResult } from "./trainer.js";
+
+export const DATASETS_FILE = "datasets.json";
+
+/** Paths made absolute, so a run can be resumed from any working directory. */
+function absolutePaths(c: TrainConfig): TrainConfig {
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
+  return {
+    ...c,
+    model: resolve(c.model),
+    adapter: abs(c.adapter),
+    tokenizer: abs(c.tokenizer),
+    data: abs(c.data),
+    eval_data: abs(c.eval_data),
+    output_dir: resolve(c.output_dir),
+    datasets: c.datasets?.map((d) => ({ ...d, path: resolve(d.path), eval_path: abs(d.eval_path) })),
+    // keep templates that are file paths working too
+    template: c.template && existsSync(c.template) ? resolve(c.template) : c.template,
+  };
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return JSON.parse(JSON.stringify(o)) as T;
+}
+
+async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Promise<TrainResult> {
+  const runDir = config.output_dir;
+  const progress = new ProgressReporter(hooks.stdout ?? process.stdout, hooks.quiet);
+  if (!resume && (existsSync(join(runDir, STATE_FILE)) || listCheckpoints(runDir).length > 0))
+    throw new SftError("the output directory already holds a training run", {
+      where: { file: runDir, field: "output_dir" },
+      hint: `continue it with \`sft train --resume ${runDir}\`, or choose another --out`,
+    });
+  if (!resume) writeRunConfig(runDir, config);
+
+  const opened = await openTrainableModel(config);
+  const prepared = await prepareData(config, opened.tokenizer);
+  const datasetsFile = join(runDir, DATASETS_FILE);
+  if (resume && existsSync(datasetsFile)) {
+    const before = JSON.parse(readFileSync(datasetsFile, "utf8")) as { fingerprints: DatasetFingerprint[] };
+    for (const f of prepared.fingerprints) {
+      const old = before.fingerprints.find((o) => o.path === f.path && o.role === f.role);
+      if (old && old.sha256 !== f.sha256)
+        throw new SftError(
+          "a dataset changed since the run started; resuming would not see the same data order",
+          {
+            where: { file: f.path },
+            hint: "restore the original file, or start a new run",
+          },
+        );
+    }
+  }
+  const data = buildTrainingData(prepared, config, opened.tokenizer.padTokenId);
+  writeFileAtomicSync(
+    datasetsFile,
+    `${JSON.stringify(
+      {
+        fingerprints: prepared.fingerprints,
+        task_counts_per_epoch: data.taskCounts,
+        rejected: prepared.rejections,
+        eval_samples: prepared.evalSamples.length,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  const rejectedTotal = Object.values(prepared.rejections).reduce((a, b) => a + b, 0);
+  if (rejectedTotal > 0)
+    progress.message(
+      `skipped ${rejectedTotal} records: ${Object.entries(prepared.rejections)
+        .map(([r, n]) => `${n}× ${r}`)
+        .join("; ")}`,
+    );
+  return runTrainingLoop({
+    config,
+    runDir,
+    model: opened.trainable,
+    data,
+    kernels: opened.model.kernels,
+    hooks,
+    resume,
+  });
+}
+
+/** Trains from a config object (the YAML's keys); returns where the result went and the metrics. */
+export async function train(
+  input: TrainConfigInput | TrainConfig,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
+  const config = dropUndefined(absolutePaths(validateTrainConfig(input)));
+  return run(config, hooks, false);
+}
+
+/** Continues the run in `runDir` from its last complete checkpoint, with the run's own config. */
+export async function resumeTraining(runDir: string, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const text = readRunConfig(runDir) as string;
+  const raw = yamlParse(text) as Record<string, unknown>;
+  const config = validateTrainConfig(raw, { file: join(runDir, CONFIG_FILE) });
+  if (resolve(config.output_dir) !== resolve(runDir)) config.output_dir = resolve(runDir);
+  return run(config, hooks, true);
+}
