@@ -17,6 +17,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { Message } from "../data/record.js";
 import { SftError } from "../errors.js";
+import { toolsFromMeta } from "./chat-template.js";
 import type {
   ConversationInput,
   ConversationRenderer,
@@ -239,6 +240,21 @@ export function loadTemplateFile(path: string): Record<string, SegmentTemplateSp
   return out;
 }
 
+/** Heads the tool schemas a segment template lists in the system text (from meta.tools). */
+export const TOOLS_HEADER = "You can call these tools (answer with a JSON object per call):";
+
+/**
+ * The text of a message in a segment template: its content, then one JSON object per tool
+ * call (`{"name": …, "arguments": …}`), one per line.
+ */
+export function segmentContent(m: Message): string {
+  if (!m.tool_calls || m.tool_calls.length === 0) return m.content;
+  const calls = m.tool_calls.map(
+    (c) => `{"name": ${JSON.stringify(c.function.name)}, "arguments": ${c.function.arguments}}`,
+  );
+  return [m.content, ...calls].filter(Boolean).join("\n");
+}
+
 function fill(format: string, content: string, eos: string): string {
   // split/join, not replaceAll: "$&" in a message must stay literal text.
   return format.split("{train}").join("").split("{eos}").join(eos).split("{content}").join(content);
@@ -274,23 +290,33 @@ export class SegmentTemplateRenderer implements ConversationRenderer {
   }
 
   /** Renders messages; `forGeneration` appends the assistant header. */
-  private build(messages: Message[], forGeneration: boolean): RenderedConversation {
+  private build(
+    messages: Message[],
+    meta: ConversationInput["meta"],
+    forGeneration: boolean,
+  ): RenderedConversation {
     const t = this.t;
     let text = t.prefix;
     const turns: RenderedTurn[] = [];
     const hasSystem = messages.some((m) => m.role === "system");
-    if (!hasSystem && t.default_system) text += fill(t.system, t.default_system, this.eos);
+    const toolList = toolsFromMeta(meta?.tools);
+    const toolText = toolList ? `${TOOLS_HEADER}\n${toolList.map((x) => JSON.stringify(x)).join("\n")}` : "";
+    if (!hasSystem && (t.default_system || toolText)) {
+      text += fill(t.system, [t.default_system, toolText].filter(Boolean).join("\n\n"), this.eos);
+    }
     let prevRole: Message["role"] | undefined;
     messages.forEach((m, i) => {
       let format: string;
-      if (m.role === "system") format = t.system;
-      else if (m.role === "assistant") format = t.assistant;
+      if (m.role === "system") {
+        format = t.system;
+        if (toolText && i === 0) m = { ...m, content: `${m.content}\n\n${toolText}` };
+      } else if (m.role === "assistant") format = t.assistant;
       else if (m.role === "tool") format = t.tool ?? t.user;
       else format = prevRole === "system" && t.user_after_system ? t.user_after_system : t.user;
       const start = text.length;
       const marker = format.includes("{train}") ? "{train}" : "{content}";
       const head = fill(format.slice(0, format.indexOf(marker)), "", this.eos);
-      text += fill(format, m.content, this.eos);
+      text += fill(format, segmentContent(m), this.eos);
       turns.push({ messageIndex: i, role: m.role, trainStart: start + head.length, regionEnd: text.length });
       if (m.role === "assistant" && i < messages.length - 1) text += t.separator;
       prevRole = m.role;
@@ -304,11 +330,11 @@ export class SegmentTemplateRenderer implements ConversationRenderer {
   }
 
   render(conv: ConversationInput): RenderedConversation {
-    return this.build(conv.messages, false);
+    return this.build(conv.messages, conv.meta, false);
   }
 
   renderGenerationPrompt(conv: ConversationInput): { text: string; prependBos: boolean } {
-    const r = this.build(conv.messages, true);
+    const r = this.build(conv.messages, conv.meta, true);
     return { text: r.text, prependBos: r.prependBos };
   }
 }
