@@ -5,12 +5,13 @@
  * command module that owns its own subcommands.)
  */
 import type { Command } from "commander";
+import { register as dataBuild } from "./data-build.js";
 import { register as train } from "./train.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [train];
 
-export const DATA_COMMANDS: RegisterCommand[] = [];
+export const DATA_COMMANDS: RegisterCommand[] = [dataBuild];
 
 export const BENCH_COMMANDS: RegisterCommand[] = [];

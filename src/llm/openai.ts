@@ -194,7 +194,11 @@ export class OpenAiEmbeddingBackend implements EmbeddingBackend {
     if (texts.length === 0) return [];
     return withRetry(
       async () => {
-        const res = await this.client.embeddings.create({ model: this.opts.model, input: texts });
+        const res = await this.client.embeddings.create({
+          model: this.opts.model,
+          input: texts,
+          encoding_format: "float",
+        });
         const data = (res as { data?: Array<{ embedding?: unknown; index?: number }> }).data;
         if (!Array.isArray(data) || data.length !== texts.length) {
           throw new MalformedReplyError("embedding count does not match the input count");

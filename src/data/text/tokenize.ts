@@ -8,10 +8,14 @@
  */
 
 /** Han (incl. extensions), Hiragana, Katakana, Hangul, CJK compatibility ideographs. */
-const CJK_CHAR =
-  /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u309f\u30a0-\u30ff\uac00-\ud7af]|[\u{20000}-\u{2fa1f}]/u;
-const TOKEN =
-  /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u309f\u30a0-\u30ff\uac00-\ud7af]|[\u{20000}-\u{2fa1f}]|[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
+const CJK_CLASS =
+  "\\u3400-\\u4dbf\\u4e00-\\u9fff\\uf900-\\ufaff\\u3040-\\u309f\\u30a0-\\u30ff\\uac00-\\ud7af\\u{20000}-\\u{2fa1f}";
+const CJK_CHAR = new RegExp(`[${CJK_CLASS}]`, "u");
+/** One CJK character, or a run of other letters/digits (with inner apostrophes: "it's"). */
+const TOKEN = new RegExp(
+  `[${CJK_CLASS}]|(?:(?![${CJK_CLASS}])[\\p{L}\\p{N}])+(?:['’](?:(?![${CJK_CLASS}])\\p{L})+)*`,
+  "gu",
+);
 
 export function isCjkChar(ch: string): boolean {
   return CJK_CHAR.test(ch);

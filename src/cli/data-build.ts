@@ -1,0 +1,73 @@
+/** `sft data build CONFIG.yaml`: generate instruction data with an LLM (resumable). */
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { Command } from "commander";
+import { type BuildConfig, buildConfigSchema, loadYamlConfig } from "../config/build.js";
+import { buildInstructionData, statePathFor } from "../data/build/index.js";
+import { createLlmBackend, LlmStore, type Pricing, UsageMeter } from "../llm/index.js";
+
+/** Relative paths in a config file are resolved from the file's folder. */
+export function resolveFrom(base: string, p: string | undefined): string | undefined {
+  return p === undefined || isAbsolute(p) ? p : resolve(base, p);
+}
+
+export function loadBuildConfig(file: string): BuildConfig {
+  const config = loadYamlConfig(buildConfigSchema, file);
+  const base = dirname(resolve(file));
+  return {
+    ...config,
+    out: resolveFrom(base, config.out)!,
+    rejects: resolveFrom(base, config.rejects),
+    state: resolveFrom(base, config.state),
+    taxonomy: resolveFrom(base, config.taxonomy),
+    self_instruct: config.self_instruct && {
+      ...config.self_instruct,
+      seed_tasks: resolveFrom(base, config.self_instruct.seed_tasks)!,
+    },
+  };
+}
+
+export async function runDataBuild(file: string, opts: { quiet?: boolean } = {}): Promise<void> {
+  const config = loadBuildConfig(file);
+  const store = new LlmStore(config.state ?? statePathFor(config.out));
+  const meter = new UsageMeter(config.llm.price as Pricing | undefined);
+  const log = (s: string) => {
+    if (!opts.quiet) process.stderr.write(`${s}\n`);
+  };
+  try {
+    const backend = createLlmBackend(config.llm, {
+      store,
+      meter,
+      onRetry: (r) => log(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`),
+    });
+    let lastLog = 0;
+    const result = await buildInstructionData(config, {
+      backend,
+      store,
+      meter,
+      onProgress: (p) => {
+        if (Date.now() - lastLog > 2000 || p.done === p.total) {
+          lastLog = Date.now();
+          log(`${p.phase}: ${p.done}/${p.total}${p.resumed ? ` (${p.resumed} resumed)` : ""}`);
+        }
+      },
+    });
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    store.close();
+  }
+}
+
+export function register(parent: Command): void {
+  parent
+    .command("build")
+    .description(
+      "generate instruction data with an LLM: seed topics × prompt types, or self-instruct from seed tasks",
+    )
+    .argument("<config>", "build config YAML")
+    .option("--quiet", "no progress lines")
+    .addHelpText(
+      "after",
+      "\nExample:\n  sft data build build.yaml      # rerun the same command to resume an interrupted job",
+    )
+    .action(async (config: string, opts: { quiet?: boolean }) => runDataBuild(config, opts));
+}

@@ -1,0 +1,338 @@
+/**
+ * The instruction-data builder (`sft data build`). Two modes:
+ *  - topics: every (topic, prompt type, k < per_topic) is one slot; a slot draws its point in
+ *    the taxonomy (stratified, seeded), asks the LLM for an instruction, then for a response.
+ *  - self-instruct: rounds of `batch_size` slots propose new tasks from seed tasks plus tasks
+ *    kept in earlier rounds; the ROUGE-L filter drops near copies; kept tasks get responses.
+ * Every LLM call goes through the response cache and every finished slot is committed to the
+ * job store, so reruns resume; the output is written atomically in slot order.
+ */
+import { createHash } from "node:crypto";
+import type { BuildConfig, PromptType } from "../../config/build.js";
+import type { UsageMeter, UsageSummary } from "../../llm/accounting.js";
+import { type LlmStore, stableHash } from "../../llm/store.js";
+import type { ChatMessage, LlmBackend } from "../../llm/types.js";
+import { RougeFilter } from "../dedup/rouge-filter.js";
+import { writeJsonl } from "../io/index.js";
+import type { SftRecord } from "../record.js";
+import { drawFromTaxonomy, loadTaxonomy, type Taxonomy } from "../taxonomy/taxonomy.js";
+import { runSlots, type SlotJobProgress } from "./job.js";
+import { defaultPrompts, type PromptSet, parseInstructionReply, renderPrompt, userTurn } from "./prompts.js";
+import { makeRng, sample, seedFrom } from "./rng.js";
+import { loadSeedTasks, type SeedTask } from "./seeds.js";
+
+export interface BuildRuntime {
+  backend: LlmBackend;
+  store: LlmStore;
+  meter?: UsageMeter;
+  onProgress?: (p: SlotJobProgress & { phase: string }) => void;
+}
+
+export interface BuildResult {
+  job: string;
+  out: string;
+  rejects: string;
+  written: number;
+  rejected: number;
+  /** slots already done when this run started (non-zero after a resume) */
+  resumed: number;
+  usage?: UsageSummary;
+}
+
+/** A rejected candidate as written to a rejects file: the row (or what there was of it) and why. */
+export interface RejectedRow {
+  id: string;
+  stage: string;
+  reasons: string[];
+  record?: SftRecord;
+  candidate?: unknown;
+}
+
+export function rejectsPathFor(out: string): string {
+  return out.replace(/(\.jsonl?)?$/, ".rejects.jsonl");
+}
+
+export function statePathFor(out: string): string {
+  return out.replace(/(\.jsonl?)?$/, ".state.sqlite");
+}
+
+function promptSet(config: BuildConfig): PromptSet {
+  const base = defaultPrompts(config.language);
+  const p = config.prompts ?? {};
+  return {
+    instruction_system: base.instruction_system,
+    types: {
+      qa: p.qa ?? base.types.qa,
+      task: p.task ?? base.types.task,
+      reasoning: p.reasoning ?? base.types.reasoning,
+      creative: p.creative ?? base.types.creative,
+    },
+    response_system: p.response_system ?? base.response_system,
+    self_instruct: p.self_instruct ?? base.self_instruct,
+  };
+}
+
+/** Identifies a job by everything that shapes its rows (not paths, not concurrency). */
+function jobIdOf(config: BuildConfig, taxonomy: Taxonomy, seedTasks: SeedTask[] | undefined): string {
+  const shape = {
+    ...config,
+    out: undefined,
+    rejects: undefined,
+    state: undefined,
+    llm: { base_url: config.llm.base_url, model: config.llm.model, extra_body: config.llm.extra_body },
+    taxonomy,
+    seedTasks: seedTasks ? createHash("sha256").update(JSON.stringify(seedTasks)).digest("hex") : undefined,
+  };
+  return `build-${stableHash(shape).slice(0, 16)}`;
+}
+
+export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime): Promise<BuildResult> {
+  const taxonomy = loadTaxonomy(config.taxonomy);
+  const seedTasks =
+    config.mode === "self-instruct" ? loadSeedTasks(config.self_instruct!.seed_tasks) : undefined;
+  const job = jobIdOf(config, taxonomy, seedTasks);
+  const prompts = promptSet(config);
+  const idPrefix = job.slice(6, 14);
+  rt.store.setJobInfo(job, {
+    kind: "build",
+    out: config.out,
+    started: rt.store.jobInfo(job) ? "resumed" : "new",
+  });
+
+  const ask = async (messages: ChatMessage[], maxTokens: number, slotSeed: number) => {
+    const r = await rt.backend.chat(messages, {
+      temperature: config.generation.temperature,
+      top_p: config.generation.top_p,
+      max_tokens: maxTokens,
+      seed: slotSeed,
+    });
+    return r.choices[0];
+  };
+
+  const respond = async (instruction: string, input: string, slotSeed: number) =>
+    ask(
+      [
+        { role: "system", content: prompts.response_system },
+        { role: "user", content: userTurn(instruction, input) },
+      ],
+      config.generation.max_tokens,
+      seedFrom(slotSeed, "response"),
+    );
+
+  const makeRecord = (
+    slot: number,
+    instruction: string,
+    input: string,
+    response: { text: string; finish_reason: string },
+    meta: Record<string, unknown>,
+  ): SftRecord => ({
+    id: `b${idPrefix}-${String(slot).padStart(6, "0")}`,
+    messages: [
+      { role: "user", content: userTurn(instruction, input) },
+      { role: "assistant", content: response.text.trim() },
+    ],
+    meta: {
+      source: "build",
+      language: config.language,
+      model: config.llm.model,
+      finish_reason: response.finish_reason,
+      ...meta,
+    },
+  });
+
+  const parallel = config.llm.concurrency * 2;
+  let progress: SlotJobProgress;
+  if (config.mode === "topics") {
+    const plan: Array<{ topic: string; type: PromptType }> = [];
+    for (const topic of config.topics)
+      for (const type of config.prompt_types)
+        for (let k = 0; k < config.per_topic; k++) plan.push({ topic, type });
+    const slots = plan.map((_, i) => i);
+    progress = await runSlots(
+      rt.store,
+      job,
+      slots,
+      async (slot) => {
+        const { topic, type } = plan[slot];
+        const draw = drawFromTaxonomy(taxonomy, config.seed, slot);
+        const slotSeed = seedFrom(config.seed, job, slot);
+        const vars = { topic, ...draw, n: slot + 1 };
+        const reply = await ask(
+          [
+            { role: "system", content: prompts.instruction_system },
+            { role: "user", content: renderPrompt(prompts.types[type], vars) },
+          ],
+          config.generation.instruction_max_tokens,
+          slotSeed,
+        );
+        const { instruction, input } = parseInstructionReply(reply.text);
+        const meta = {
+          topic,
+          type,
+          task: `${draw.task_type}/${draw.subtype}`,
+          domain: draw.domain,
+          difficulty: draw.difficulty,
+          style: draw.style,
+        };
+        if (!instruction) {
+          return {
+            status: "rejected",
+            data: { stage: "build", reasons: ["empty instruction"], candidate: reply.text, meta },
+          };
+        }
+        const response = await respond(instruction, input, slotSeed);
+        const record = makeRecord(slot, instruction, input, response, meta);
+        if (!response.text.trim())
+          return { status: "rejected", data: { stage: "build", reasons: ["empty response"], record } };
+        return { status: "ok", data: record };
+      },
+      { parallel, onProgress: (p) => rt.onProgress?.({ ...p, phase: "generate" }) },
+    );
+  } else {
+    progress = await selfInstruct(config, rt, job, prompts, seedTasks!, ask, respond, makeRecord, parallel);
+  }
+
+  const out = config.out;
+  const rejectsPath = config.rejects ?? rejectsPathFor(out);
+  let written = 0;
+  let rejected = 0;
+  const okRows = function* () {
+    for (const row of rt.store.slots(job)) if (row.status === "ok") yield row.data;
+  };
+  const rejectRows = function* () {
+    for (const row of rt.store.slots(job)) {
+      if (row.status !== "rejected") continue;
+      const d = row.data as { stage: string; reasons: string[]; record?: SftRecord; candidate?: unknown };
+      yield {
+        id: d.record?.id ?? `b${idPrefix}-${String(row.slot).padStart(6, "0")}`,
+        stage: d.stage,
+        reasons: d.reasons,
+        ...(d.record ? { record: d.record } : { candidate: d.candidate }),
+      } satisfies RejectedRow;
+    }
+  };
+  written = (await writeJsonl(out, okRows())).count;
+  rejected = (await writeJsonl(rejectsPath, rejectRows())).count;
+  return {
+    job,
+    out,
+    rejects: rejectsPath,
+    written,
+    rejected,
+    resumed: progress.resumed,
+    usage: rt.meter?.summary(),
+  };
+}
+
+function formatSeedExample(t: { instruction: string; input: string }, i: number): string {
+  return `${i}. Instruction: ${t.instruction}\n   Input: ${t.input || "<noinput>"}`;
+}
+
+async function selfInstruct(
+  config: BuildConfig,
+  rt: BuildRuntime,
+  job: string,
+  prompts: PromptSet,
+  seeds: SeedTask[],
+  ask: (
+    m: ChatMessage[],
+    maxTokens: number,
+    seed: number,
+  ) => Promise<{ text: string; finish_reason: string }>,
+  respond: (i: string, inp: string, seed: number) => Promise<{ text: string; finish_reason: string }>,
+  makeRecord: (
+    slot: number,
+    i: string,
+    inp: string,
+    r: { text: string; finish_reason: string },
+    meta: Record<string, unknown>,
+  ) => SftRecord,
+  parallel: number,
+): Promise<SlotJobProgress> {
+  const si = config.self_instruct!;
+  const candJob = `${job}:candidates`;
+  const filter = new RougeFilter(si.rouge_threshold);
+  for (const s of seeds) filter.add(s.instruction);
+  const pool: Array<{ instruction: string; input: string }> = [];
+  const kept: Array<{ slot: number; instruction: string; input: string }> = [];
+  const rejects = new Map<number, { reasons: string[]; candidate: unknown }>();
+  let resumedCandidates = 0;
+  // Rounds are replayed from the stored candidates on resume, so the pool (and therefore
+  // every later prompt) is the same as in an uninterrupted run.
+  for (let round = 0; round < si.max_rounds && kept.length < si.num_instructions; round++) {
+    const slots = Array.from({ length: si.batch_size }, (_, j) => round * si.batch_size + j);
+    const poolSnapshot = pool.slice();
+    const p = await runSlots(
+      rt.store,
+      candJob,
+      slots,
+      async (slot) => {
+        const rng = makeRng(seedFrom(config.seed, job, slot));
+        const examples = [
+          ...sample(seeds, si.seed_examples, rng),
+          ...sample(poolSnapshot, si.machine_examples, rng),
+        ].map(formatSeedExample);
+        const reply = await ask(
+          [
+            {
+              role: "user",
+              content: renderPrompt(prompts.self_instruct, {
+                examples: examples.join("\n"),
+                n: examples.length + 1,
+              }),
+            },
+          ],
+          config.generation.instruction_max_tokens,
+          seedFrom(config.seed, job, slot),
+        );
+        return { status: "ok", data: reply.text };
+      },
+      { parallel },
+    );
+    resumedCandidates += p.resumed;
+    for (const slot of slots) {
+      const text = rt.store.slot(candJob, slot)!.data as string;
+      const { instruction, input } = parseInstructionReply(text);
+      if (!instruction) {
+        rejects.set(slot, { reasons: ["empty instruction"], candidate: text });
+        continue;
+      }
+      const hit = filter.findSimilar(instruction);
+      if (hit) {
+        rejects.set(slot, {
+          reasons: [`rouge-l ${hit.score.toFixed(3)} > ${si.rouge_threshold} with a kept instruction`],
+          candidate: { instruction, input },
+        });
+        continue;
+      }
+      if (kept.length >= si.num_instructions) break;
+      filter.add(instruction);
+      pool.push({ instruction, input });
+      kept.push({ slot, instruction, input });
+    }
+    rt.onProgress?.({
+      phase: "propose",
+      done: kept.length,
+      total: si.num_instructions,
+      resumed: resumedCandidates,
+    });
+  }
+  for (const [slot, r] of rejects) {
+    if (rt.store.slot(job, slot) === undefined)
+      rt.store.saveSlot(job, { slot, status: "rejected", data: { stage: "self-instruct", ...r } });
+  }
+  const bySlot = new Map(kept.map((k) => [k.slot, k]));
+  return runSlots(
+    rt.store,
+    job,
+    kept.map((k) => k.slot),
+    async (slot) => {
+      const k = bySlot.get(slot)!;
+      const slotSeed = seedFrom(config.seed, job, slot);
+      const response = await respond(k.instruction, k.input, slotSeed);
+      const record = makeRecord(slot, k.instruction, k.input, response, { type: "self-instruct" });
+      return { status: "ok", data: record };
+    },
+    { parallel, onProgress: (p) => rt.onProgress?.({ ...p, phase: "respond" }) },
+  );
+}

@@ -1,0 +1,19 @@
+export {
+  type BuildResult,
+  type BuildRuntime,
+  buildInstructionData,
+  type RejectedRow,
+  rejectsPathFor,
+  statePathFor,
+} from "./builder.js";
+export { runSlots, type SlotJobProgress } from "./job.js";
+export {
+  defaultPrompts,
+  type Language,
+  type PromptSet,
+  parseInstructionReply,
+  renderPrompt,
+  userTurn,
+} from "./prompts.js";
+export { makeRng, sample, seedFrom, shuffled } from "./rng.js";
+export { loadSeedTasks, type SeedTask } from "./seeds.js";
