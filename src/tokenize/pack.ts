@@ -82,7 +82,7 @@ export function packSamples(
   if (!(cap > 0)) {
     throw new SftError(`max_seq_length must be positive, got ${cap}`, { where: { field: "max_seq_length" } });
   }
-  const order = samples.map((s, i) => i);
+  const order = samples.map((_s, i) => i);
   for (const s of samples) {
     checkSample(s);
     if (s.inputIds.length > cap) {

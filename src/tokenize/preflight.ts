@@ -216,6 +216,46 @@ function decodeContext(tokenizer: TextTokenizer) {
   return c;
 }
 
+/** What is wrong with the k-th sample of a packed row, if anything. */
+function packedSampleProblem(
+  row: PackedRow,
+  k: number,
+  s: SampleTokens | undefined,
+): { message: string; tokens: number[] } | undefined {
+  const start = row.sampleStarts[k];
+  const end = k + 1 < row.sampleStarts.length ? row.sampleStarts[k + 1] : row.inputIds.length;
+  if (!s) return { message: "the row holds a sample that was not given", tokens: [] };
+  if (end - start !== s.inputIds.length) {
+    return {
+      message: `holds ${end - start} tokens of a ${s.inputIds.length}-token sample`,
+      tokens: row.inputIds.slice(start, end),
+    };
+  }
+  for (let t = 0; t < s.inputIds.length; t++) {
+    const at = start + t;
+    const tokens = row.inputIds.slice(at, at + 1);
+    if (row.positions[at] !== t) {
+      return {
+        message: `position ids do not restart at the sample: token ${t} has position ${row.positions[at]}`,
+        tokens,
+      };
+    }
+    if (row.inputIds[at] !== s.inputIds[t] || row.labels[at] !== s.labels[t]) {
+      return { message: `token ${t} differs from the sample (id or label)`, tokens };
+    }
+    if (row.segments[at] !== row.segments[start]) {
+      return { message: `segment id changes inside the sample at token ${t}`, tokens };
+    }
+  }
+  if (k > 0 && row.segments[start] === row.segments[start - 1]) {
+    return {
+      message: "shares its segment with the sample before it: attention would cross samples",
+      tokens: row.inputIds.slice(start, start + 1),
+    };
+  }
+  return undefined;
+}
+
 /** Verifies packed rows against the samples they were built from. */
 export function checkPacking(
   rows: readonly PackedRow[],
@@ -227,43 +267,14 @@ export function checkPacking(
   rows.forEach((row, r) => {
     row.sampleIds.forEach((sid, k) => {
       seen.add(sid);
-      const s = byId.get(sid);
-      const start = row.sampleStarts[k];
-      const end = k + 1 < row.sampleStarts.length ? row.sampleStarts[k + 1] : row.inputIds.length;
-      const fail = (message: string, tokens: number[]) =>
+      const problem = packedSampleProblem(row, k, byId.get(sid));
+      if (problem) {
         out.push({
           check: "packing",
           recordId: sid,
-          message: `record ${sid}: packed row ${r}: ${message}`,
-          tokens,
+          message: `record ${sid}: packed row ${r}: ${problem.message}`,
+          tokens: problem.tokens,
         });
-      if (!s) return fail("the row holds a sample that was not given", []);
-      if (end - start !== s.inputIds.length) {
-        return fail(
-          `holds ${end - start} tokens of a ${s.inputIds.length}-token sample`,
-          row.inputIds.slice(start, end),
-        );
-      }
-      for (let t = 0; t < s.inputIds.length; t++) {
-        const at = start + t;
-        if (row.positions[at] !== t) {
-          return fail(
-            `position ids do not restart at the sample: token ${t} has position ${row.positions[at]}`,
-            row.inputIds.slice(at, at + 1),
-          );
-        }
-        if (row.inputIds[at] !== s.inputIds[t] || row.labels[at] !== s.labels[t]) {
-          return fail(`token ${t} differs from the sample (id or label)`, row.inputIds.slice(at, at + 1));
-        }
-        if (row.segments[at] !== row.segments[start]) {
-          return fail(`segment id changes inside the sample at token ${t}`, row.inputIds.slice(at, at + 1));
-        }
-      }
-      if (k > 0 && row.segments[start] === row.segments[start - 1]) {
-        return fail(
-          "shares its segment with the sample before it: attention would cross samples",
-          row.inputIds.slice(start, start + 1),
-        );
       }
     });
   });
