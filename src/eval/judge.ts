@@ -1,0 +1,195 @@
+/**
+ * Pairwise judging of base vs fine-tuned answers through any LlmBackend.
+ *
+ * Each prompt is judged twice, once with the base answer shown first and once with the
+ * fine-tuned answer first, so a judge that favours a position cancels out. The judge
+ * answers `[[A]]`, `[[B]]` or `[[C]]` (tie). Per order the fine-tuned answer scores 1
+ * (win), 0.5 (tie) or 0 (loss); a prompt's outcome is the mean of its two orders, so a
+ * verdict that flips with the order is a tie. An unparseable verdict counts as a tie and is
+ * reported.
+ *
+ * Raw win rate = mean outcome over prompts (ties count half).
+ *
+ * Length-controlled win rate: judges prefer longer answers, so the win rate is also given
+ * at equal length. A logistic model outcome ≈ σ(α + β·d) is fitted over all judged orders,
+ * with d = tanh((len_sft − len_base) / s) the length difference in word units scaled by s,
+ * the standard deviation of the differences (tanh bounds the influence of outliers). It is
+ * fitted by Newton's method with a small ridge penalty on β; the length-controlled win
+ * rate is σ(α), the predicted win rate when both answers are equally long. When all
+ * lengths are equal it equals the raw rate.
+ */
+import { countLength } from "../data/text/tokenize.js";
+import type { LlmBackend } from "../llm/types.js";
+
+export type Verdict = "sft" | "base" | "tie";
+
+export interface JudgedPair {
+  id: string;
+  /** verdict with the base answer shown as A */
+  baseFirst: Verdict;
+  /** verdict with the fine-tuned answer shown as A */
+  sftFirst: Verdict;
+  /** 1 win, 0.5 tie, 0 loss for the fine-tuned model, averaged over both orders */
+  outcome: number;
+  lengthBase: number;
+  lengthSft: number;
+  unparsed: number;
+}
+
+export interface JudgeSummary {
+  judge: string;
+  pairs: JudgedPair[];
+  wins: number;
+  ties: number;
+  losses: number;
+  win_rate: number;
+  length_controlled_win_rate: number;
+  /** fitted coefficient of the length difference (positive: the judge likes longer answers) */
+  length_coefficient: number;
+  /** share of single-order verdicts that disagreed between the two orders */
+  position_inconsistency: number;
+  unparsed_verdicts: number;
+}
+
+const SYSTEM = `You are an impartial judge of AI assistant answers. Compare two answers to the same user request on helpfulness, correctness, relevance, completeness and how well they follow the request's instructions. Do not let the order of the answers or their length influence you. Explain briefly, then give your verdict on the last line as exactly one of: [[A]] if answer A is better, [[B]] if answer B is better, [[C]] for a tie.`;
+
+export function judgePrompt(question: string, answerA: string, answerB: string): string {
+  return `[User request]\n${question}\n\n[Answer A]\n${answerA}\n[End of answer A]\n\n[Answer B]\n${answerB}\n[End of answer B]`;
+}
+
+/** The last [[A]] / [[B]] / [[C]] in the judge's reply; null when there is none. */
+export function parseVerdict(reply: string): "A" | "B" | "C" | null {
+  const all = [...reply.matchAll(/\[\[\s*([ABC])\s*\]\]/gi)];
+  if (all.length) return all[all.length - 1][1].toUpperCase() as "A" | "B" | "C";
+  const m = /(?:verdict|winner|better answer)\s*(?:is|:)?\s*\**\s*(?:answer\s+)?([AB]|tie)\b/i.exec(reply);
+  if (!m) return null;
+  return m[1].toLowerCase() === "tie" ? "C" : (m[1].toUpperCase() as "A" | "B");
+}
+
+function score(v: Verdict): number {
+  return v === "sft" ? 1 : v === "tie" ? 0.5 : 0;
+}
+
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/**
+ * Fits y ≈ σ(α + β·x) by Newton's method (y may be 0, 0.5 or 1: the binomial deviance is
+ * still convex). Ridge `lambda` on β only. Returns [α, β].
+ */
+export function fitLogistic(x: number[], y: number[], lambda = 1e-2): [number, number] {
+  let a = 0;
+  let b = 0;
+  for (let iter = 0; iter < 50; iter++) {
+    let ga = 0;
+    let gb = -lambda * b;
+    let haa = 1e-9;
+    let hab = 0;
+    let hbb = lambda + 1e-9;
+    for (let i = 0; i < x.length; i++) {
+      const p = sigmoid(a + b * x[i]);
+      const r = y[i] - p;
+      const w = p * (1 - p);
+      ga += r;
+      gb += r * x[i];
+      haa += w;
+      hab += w * x[i];
+      hbb += w * x[i] * x[i];
+    }
+    const det = haa * hbb - hab * hab;
+    if (Math.abs(det) < 1e-12) break;
+    const da = (hbb * ga - hab * gb) / det;
+    const db = (haa * gb - hab * ga) / det;
+    // keep steps bounded: an all-wins sample pushes α to infinity
+    a += Math.max(-2, Math.min(2, da));
+    b += Math.max(-2, Math.min(2, db));
+    if (Math.abs(da) < 1e-9 && Math.abs(db) < 1e-9) break;
+    if (Math.abs(a) > 12) break;
+  }
+  return [a, b];
+}
+
+/** Win rates from already-judged pairs (see the module comment). */
+export function summarizeJudgements(judge: string, pairs: JudgedPair[]): JudgeSummary {
+  const n = pairs.length;
+  const wins = pairs.filter((p) => p.outcome > 0.5).length;
+  const losses = pairs.filter((p) => p.outcome < 0.5).length;
+  const winRate = n ? pairs.reduce((a, p) => a + p.outcome, 0) / n : 0;
+  const diffs = pairs.map((p) => p.lengthSft - p.lengthBase);
+  const mean = n ? diffs.reduce((a, b) => a + b, 0) / n : 0;
+  const sd = n ? Math.sqrt(diffs.reduce((a, d) => a + (d - mean) ** 2, 0) / n) : 0;
+  let lc = winRate;
+  let beta = 0;
+  if (n > 0 && sd > 0) {
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (const p of pairs) {
+      const x = Math.tanh((p.lengthSft - p.lengthBase) / sd);
+      xs.push(x, x);
+      ys.push(score(p.baseFirst), score(p.sftFirst));
+    }
+    const [alpha, b] = fitLogistic(xs, ys);
+    lc = sigmoid(alpha);
+    beta = b;
+  }
+  const inconsistent = pairs.filter((p) => p.baseFirst !== p.sftFirst).length;
+  return {
+    judge,
+    pairs,
+    wins,
+    ties: n - wins - losses,
+    losses,
+    win_rate: winRate,
+    length_controlled_win_rate: lc,
+    length_coefficient: beta,
+    position_inconsistency: n ? inconsistent / n : 0,
+    unparsed_verdicts: pairs.reduce((a, p) => a + p.unparsed, 0),
+  };
+}
+
+export interface JudgeOptions {
+  /** judge calls in flight at once (default 4) */
+  concurrency?: number;
+  max_tokens?: number;
+  temperature?: number;
+}
+
+/** Judges every prompt in both orders with `judge`. */
+export async function judgePairs(
+  judge: LlmBackend,
+  items: { id: string; prompt: string; base: string; sft: string }[],
+  opts: JudgeOptions = {},
+): Promise<JudgeSummary> {
+  const ask = async (q: string, a: string, b: string) => {
+    const r = await judge.chat(
+      [
+        { role: "system", content: SYSTEM },
+        { role: "user", content: judgePrompt(q, a, b) },
+      ],
+      { temperature: opts.temperature ?? 0, max_tokens: opts.max_tokens ?? 512 },
+    );
+    return parseVerdict(r.choices[0]?.text ?? "");
+  };
+  const pairs: JudgedPair[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      const it = items[i];
+      const [v1, v2] = await Promise.all([ask(it.prompt, it.base, it.sft), ask(it.prompt, it.sft, it.base)]);
+      // order 1: A = base; order 2: A = sft
+      const baseFirst: Verdict = v1 === "A" ? "base" : v1 === "B" ? "sft" : "tie";
+      const sftFirst: Verdict = v2 === "A" ? "sft" : v2 === "B" ? "base" : "tie";
+      pairs[i] = {
+        id: it.id,
+        baseFirst,
+        sftFirst,
+        outcome: (score(baseFirst) + score(sftFirst)) / 2,
+        lengthBase: countLength(it.base).units,
+        lengthSft: countLength(it.sft).units,
+        unparsed: (v1 === null ? 1 : 0) + (v2 === null ? 1 : 0),
+      };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, items.length) }, worker));
+  return summarizeJudgements(judge.id, pairs);
+}
