@@ -6,11 +6,12 @@
  */
 import type { Command } from "commander";
 import { register as dataBuild } from "./data-build.js";
+import { register as grads } from "./grads.js";
 import { register as train } from "./train.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [train];
+export const COMMANDS: RegisterCommand[] = [grads, train];
 
 export const DATA_COMMANDS: RegisterCommand[] = [dataBuild];
 
