@@ -79,3 +79,32 @@ export function glaiveRecords(limit = Infinity): SftRecord[] {
     return { id: `glaive:${i + 1}`, messages, meta: { source: "glaive", tools: r.tools } };
   });
 }
+
+/**
+ * Multi-turn conversations made from the data: `turns` consecutive single-turn rows of
+ * v1_sft_demo chained into one conversation, with a system message.
+ */
+export function chainedConversations(count: number, turns = 3): SftRecord[] {
+  const singles = v1Records(count * turns);
+  const out: SftRecord[] = [];
+  for (let c = 0; c < count; c++) {
+    const messages: Message[] = [{ role: "system", content: `You are assistant number ${c + 1}. Be brief.` }];
+    for (const r of singles.slice(c * turns, (c + 1) * turns)) messages.push(...r.messages);
+    out.push({ id: `chained:${c + 1}`, messages, meta: { source: "v1_sft_demo" } });
+  }
+  return out;
+}
+
+/**
+ * Decodes a slice of a token sequence as it reads in the middle of the text: an anchor token is
+ * decoded in front and cut off again, so decoders that strip a leading space (SentencePiece)
+ * do not strip it from the slice.
+ */
+export function decodeSlice(
+  tok: { encode(t: string): number[]; decode(ids: readonly number[]): string },
+  ids: readonly number[],
+): string {
+  if (ids.length === 0) return "";
+  const anchor = tok.encode("a")[0];
+  return tok.decode([anchor, ...ids]).slice(tok.decode([anchor]).length);
+}
