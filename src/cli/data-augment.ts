@@ -1,0 +1,72 @@
+/** `sft data augment CONFIG.yaml`: paraphrase, difficulty, format and context variants (resumable). */
+import { dirname, resolve } from "node:path";
+import type { Command } from "commander";
+import { type AugmentConfig, augmentConfigSchema } from "../config/augment.js";
+import { loadYamlConfig } from "../config/build.js";
+import { augmentRecords } from "../data/augment/index.js";
+import { statePathFor } from "../data/build/builder.js";
+import { readRecords } from "../data/io/index.js";
+import type { SftRecord } from "../data/record.js";
+import {
+  createEmbeddingBackend,
+  createLlmBackend,
+  LlmStore,
+  type Pricing,
+  UsageMeter,
+} from "../llm/index.js";
+import { resolveFrom } from "./data-build.js";
+
+export function loadAugmentConfig(file: string): AugmentConfig {
+  const c = loadYamlConfig(augmentConfigSchema, file);
+  const base = dirname(resolve(file));
+  return {
+    ...c,
+    in: resolveFrom(base, c.in)!,
+    out: resolveFrom(base, c.out)!,
+    rejects: resolveFrom(base, c.rejects),
+    state: resolveFrom(base, c.state),
+  };
+}
+
+export async function runDataAugment(file: string, opts: { quiet?: boolean } = {}): Promise<void> {
+  const config = loadAugmentConfig(file);
+  const parents: SftRecord[] = [];
+  for await (const r of readRecords(config.in)) parents.push(r);
+  const store = new LlmStore(config.state ?? statePathFor(config.out));
+  const meter = new UsageMeter(config.llm?.price as Pricing | undefined);
+  const log = (s: string) => {
+    if (!opts.quiet) process.stderr.write(`${s}\n`);
+  };
+  try {
+    const backend = config.llm
+      ? createLlmBackend(config.llm, {
+          store,
+          meter,
+          onRetry: (r) => log(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`),
+        })
+      : undefined;
+    const result = await augmentRecords(config, parents, {
+      backend,
+      embedder: config.embedding ? createEmbeddingBackend(config.embedding) : undefined,
+      store,
+      meter,
+      onProgress: (p) => log(`augment: ${p.ok}/${p.target} new rows (${p.done} slots tried)`),
+    });
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    store.close();
+  }
+}
+
+export function register(parent: Command): void {
+  parent
+    .command("augment")
+    .description("augment a dataset: paraphrases, harder/simpler variants, format and context variants")
+    .argument("<config>", "augment config YAML")
+    .option("--quiet", "no progress lines")
+    .addHelpText(
+      "after",
+      "\nExample:\n  sft data augment augment.yaml      # rerun to resume an interrupted job",
+    )
+    .action((config: string, opts: { quiet?: boolean }) => runDataAugment(config, opts));
+}
