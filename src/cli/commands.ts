@@ -5,7 +5,12 @@
  * command module that owns its own subcommands.)
  */
 import type { Command } from "commander";
+import { register as dataAugment } from "./data-augment.js";
+import { register as dataBalance } from "./data-balance.js";
 import { register as dataBuild } from "./data-build.js";
+import { register as dataDedup } from "./data-dedup.js";
+import { register as dataDiversity } from "./data-diversity.js";
+import { register as dataQuality } from "./data-quality.js";
 import { register as grads } from "./grads.js";
 import { register as train } from "./train.js";
 
@@ -13,6 +18,6 @@ export type RegisterCommand = (parent: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [grads, train];
 
-export const DATA_COMMANDS: RegisterCommand[] = [dataBuild];
+export const DATA_COMMANDS: RegisterCommand[] = [dataBuild, dataAugment, dataQuality, dataDedup, dataBalance, dataDiversity];
 
 export const BENCH_COMMANDS: RegisterCommand[] = [];
