@@ -145,7 +145,7 @@ export async function augmentRecords(
       temperature: gen.temperature,
       top_p: gen.top_p,
       max_tokens: gen.instruction_max_tokens,
-      seed: seedFrom(config.seed, job, slot, "rewrite"),
+      seed: seedFrom(config.seed, "rewrite", slot),
     });
     return cleanRewrite(r.choices[0].text);
   };
@@ -159,7 +159,7 @@ export async function augmentRecords(
         temperature: gen.temperature,
         top_p: gen.top_p,
         max_tokens: gen.max_tokens,
-        seed: seedFrom(config.seed, job, slot),
+        seed: seedFrom(config.seed, "answer", slot),
       },
     );
     return r.choices[0];

@@ -155,7 +155,7 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
       async (slot) => {
         const { topic, type } = plan[slot];
         const draw = drawFromTaxonomy(taxonomy, config.seed, slot);
-        const slotSeed = seedFrom(config.seed, job, slot);
+        const slotSeed = seedFrom(config.seed, "slot", slot);
         const vars = { topic, ...draw, n: slot + 1 };
         const reply = await ask(
           [
@@ -267,7 +267,7 @@ async function selfInstruct(
       candJob,
       slots,
       async (slot) => {
-        const rng = makeRng(seedFrom(config.seed, job, slot));
+        const rng = makeRng(seedFrom(config.seed, "slot", slot));
         const examples = [
           ...sample(seeds, si.seed_examples, rng),
           ...sample(poolSnapshot, si.machine_examples, rng),
@@ -283,7 +283,7 @@ async function selfInstruct(
             },
           ],
           config.generation.instruction_max_tokens,
-          seedFrom(config.seed, job, slot),
+          seedFrom(config.seed, "slot", slot),
         );
         return { status: "ok", data: reply.text };
       },
@@ -328,7 +328,7 @@ async function selfInstruct(
     kept.map((k) => k.slot),
     async (slot) => {
       const k = bySlot.get(slot)!;
-      const slotSeed = seedFrom(config.seed, job, slot);
+      const slotSeed = seedFrom(config.seed, "slot", slot);
       const response = await respond(k.instruction, k.input, slotSeed);
       const record = makeRecord(slot, k.instruction, k.input, response, { type: "self-instruct" });
       return { status: "ok", data: record };
