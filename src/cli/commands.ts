@@ -13,11 +13,19 @@ import { register as dataDiversity } from "./data-diversity.js";
 import { register as dataQuality } from "./data-quality.js";
 import { register as grads } from "./grads.js";
 import { register as train } from "./train.js";
+import { register as benchTrain } from "./bench-train.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [grads, train];
 
-export const DATA_COMMANDS: RegisterCommand[] = [dataBuild, dataAugment, dataQuality, dataDedup, dataBalance, dataDiversity];
+export const DATA_COMMANDS: RegisterCommand[] = [
+  dataBuild,
+  dataAugment,
+  dataQuality,
+  dataDedup,
+  dataBalance,
+  dataDiversity,
+];
 
-export const BENCH_COMMANDS: RegisterCommand[] = [];
+export const BENCH_COMMANDS: RegisterCommand[] = [benchTrain];
