@@ -32,14 +32,22 @@ export function recordProblems(record: SftRecord): RecordProblem[] {
 
 export const MAX_LISTED_ERRORS = 10;
 
-/** One SftError listing the first rejects (file:line: what is wrong) and counting the rest. */
-export function rejectsError(file: string, rejects: Reject[], total: number, hint?: string): SftError {
-  const lines = rejects.slice(0, MAX_LISTED_ERRORS).map((r) => `  ${r.error.format().split("\n")[0]}`);
+/**
+ * One SftError listing the first bad rows (each already "file:line: what is wrong") and
+ * counting the rest.
+ */
+export function invalidRowsError(file: string, listed: string[], total: number, hint?: string): SftError {
+  const lines = listed.slice(0, MAX_LISTED_ERRORS).map((l) => `  ${l}`);
   if (total > lines.length) lines.push(`  … and ${total - lines.length} more`);
   return new SftError(`${file}: ${total} invalid row${total === 1 ? "" : "s"}\n${lines.join("\n")}`, {
     hint,
     code: "E_INVALID_ROWS",
   });
+}
+
+/** The one-line form of a reject: file:line: field: what is wrong (no hint). */
+export function rejectLine(reject: Reject): string {
+  return reject.error.format().split("\n")[0];
 }
 
 export interface ValidationReport {
@@ -75,7 +83,7 @@ export async function validateFile(
           line: r.line,
           field: r.error.where.field,
           message: r.error.message,
-          text: r.error.format(),
+          text: rejectLine(r),
         });
       }
     },

@@ -33,6 +33,17 @@ export function getFormat(name: string): DatasetFormat {
   return FORMATS[name as FormatName];
 }
 
+/** A format name given by a user (e.g. a --from flag); undefined stays undefined. */
+export function parseFormatName(value: string | undefined, flag: string): FormatName | undefined {
+  if (value === undefined) return undefined;
+  if (!(FORMAT_NAMES as readonly string[]).includes(value)) {
+    throw new SftError(`${flag}: unknown format "${value}"`, {
+      hint: `use one of: ${FORMAT_NAMES.join(", ")}`,
+    });
+  }
+  return value as FormatName;
+}
+
 /** The format a row is written in, judged by its field names; undefined when none fits. */
 export function detectFormat(row: unknown): FormatName | undefined {
   if (!isPlainObject(row)) return undefined;
