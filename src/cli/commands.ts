@@ -5,16 +5,33 @@
  * command module that owns its own subcommands.)
  */
 import type { Command } from "commander";
+import { register as dataAugment } from "./data-augment.js";
+import { register as dataBalance } from "./data-balance.js";
 import { register as dataBuild } from "./data-build.js";
 import { register as dataConvert } from "./data-convert.js";
+import { register as dataDedup } from "./data-dedup.js";
+import { register as dataDiversity } from "./data-diversity.js";
+import { register as dataQuality } from "./data-quality.js";
 import { register as dataStats } from "./data-stats.js";
 import { register as dataValidate } from "./data-validate.js";
+import { register as grads } from "./grads.js";
 import { register as train } from "./train.js";
+import { register as benchTrain } from "./bench-train.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [train];
+export const COMMANDS: RegisterCommand[] = [grads, train];
 
-export const DATA_COMMANDS: RegisterCommand[] = [dataBuild, dataConvert, dataValidate, dataStats];
+export const DATA_COMMANDS: RegisterCommand[] = [
+  dataBuild,
+  dataAugment,
+  dataQuality,
+  dataDedup,
+  dataBalance,
+  dataDiversity,
+  dataConvert,
+  dataValidate,
+  dataStats,
+];
 
-export const BENCH_COMMANDS: RegisterCommand[] = [];
+export const BENCH_COMMANDS: RegisterCommand[] = [benchTrain];
