@@ -24,6 +24,7 @@ import {
   readGguf,
   writeGguf,
 } from "./gguf.js";
+import { hfTokenizerFromGguf } from "./hf-tokenizer.js";
 import {
   readSafetensorsFile,
   SAFETENSORS_INDEX_NAME,
@@ -834,4 +835,34 @@ export function saveGgufModel(
     if (tok.chatTemplate !== null) metadata["tokenizer.chat_template"] = tok.chatTemplate;
   }
   writeGguf(path, { metadata, tensors: out });
+}
+
+/**
+ * Converts any loadable checkpoint (GGUF file, HF directory) into an HF model directory:
+ * config.json + model.safetensors, and for a GGUF with a SentencePiece vocabulary also
+ * tokenizer.json + tokenizer_config.json built from it. Returns the files written.
+ */
+export function convertToHfDir(source: string, outDir: string, opts: SaveHfOptions = {}): string[] {
+  const ck = loadCheckpoint(source);
+  if (ck.tensors.size === 0) {
+    throw new SftError("nothing to convert: a bare config.json holds no weights", {
+      where: { file: source },
+      code: "E_CHECKPOINT",
+    });
+  }
+  const files = saveHfModel(outDir, ck.config, ck.tensors, opts);
+  if (ck.tokenizer && ck.tokenizer.model === "llama") {
+    const { tokenizer, tokenizerConfig } = hfTokenizerFromGguf(ck.tokenizer, {
+      modelMaxLength: ck.config.maxPositionEmbeddings,
+    });
+    for (const [name, json] of [
+      ["tokenizer.json", tokenizer],
+      ["tokenizer_config.json", tokenizerConfig],
+    ] as const) {
+      const p = join(outDir, name);
+      writeAtomically(p, (w) => w.write(Buffer.from(`${JSON.stringify(json, null, 2)}\n`, "utf8")));
+      files.push(p);
+    }
+  }
+  return files;
 }
