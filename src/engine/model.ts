@@ -63,7 +63,8 @@ export class Model {
       logitsChunkElements: opts.logitsChunkElements ?? 1 << 21,
       seed,
     });
-    if (tensors) this.rt.loadWeights(tensors);
+    // An empty map is what loading a bare config.json gives: random weights.
+    if (tensors && tensors.size > 0) this.rt.loadWeights(tensors);
     else this.rt.initRandom(seed);
     this.rt.initLora(seed);
   }
@@ -196,7 +197,7 @@ export class Model {
   }
 }
 
-/** Builds a model from a config and HF-named weights (random init when tensors is omitted). */
+/** Builds a model from a config and HF-named weights (random init when tensors is omitted or empty). */
 export function createModel(
   config: ModelConfig,
   tensors?: TensorMap | null,
