@@ -12,8 +12,25 @@ export type {
 export { readRecords, readRows, writeJsonl, writeRecords, writeRows } from "./data/io/index.js";
 export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./data/record.js";
 export { messageSchema, sftRecordSchema } from "./data/record.js";
+export type { DatasetStats, Percentiles } from "./data/stats.js";
+export { computeStats, formatStats } from "./data/stats.js";
 export type { ValidationReport } from "./data/validate.js";
 export { recordProblems, validateFile } from "./data/validate.js";
+export type { GgufTokenizerInfo, GgufValue } from "./engine/checkpoint/gguf.js";
+export { readGguf, readGgufMetadata, readGgufTokenizer, writeGguf } from "./engine/checkpoint/gguf.js";
+export type { LoadedCheckpoint } from "./engine/checkpoint/hf.js";
+export {
+  convertToHfDir,
+  loadCheckpoint,
+  parseHfConfig,
+  saveGgufModel,
+  saveHfModel,
+  toHfConfig,
+} from "./engine/checkpoint/hf.js";
+export { hfTokenizerFromGguf } from "./engine/checkpoint/hf-tokenizer.js";
+export type { LoraAdapter, PeftLoraConfig } from "./engine/checkpoint/peft.js";
+export { mergeLora, readPeftAdapter, writePeftAdapter } from "./engine/checkpoint/peft.js";
+export { readSafetensors, readSafetensorsSync, writeSafetensors } from "./engine/checkpoint/safetensors.js";
 export type { Architecture, ModelConfig } from "./engine/config.js";
 export type { LoraOptions } from "./engine/lora.js";
 export { LORA_TARGETS } from "./engine/lora.js";
