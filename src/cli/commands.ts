@@ -8,10 +8,13 @@ import type { Command } from "commander";
 import { register as dataAugment } from "./data-augment.js";
 import { register as dataBalance } from "./data-balance.js";
 import { register as dataBuild } from "./data-build.js";
+import { register as dataCheck } from "./data-check.js";
 import { register as dataConvert } from "./data-convert.js";
 import { register as dataDedup } from "./data-dedup.js";
 import { register as dataDiversity } from "./data-diversity.js";
+import { register as dataInspect } from "./data-inspect.js";
 import { register as dataQuality } from "./data-quality.js";
+import { register as dataRender } from "./data-render.js";
 import { register as dataStats } from "./data-stats.js";
 import { register as dataValidate } from "./data-validate.js";
 import { register as grads } from "./grads.js";
@@ -32,6 +35,9 @@ export const DATA_COMMANDS: RegisterCommand[] = [
   dataConvert,
   dataValidate,
   dataStats,
+  dataRender,
+  dataInspect,
+  dataCheck,
 ];
 
 export const BENCH_COMMANDS: RegisterCommand[] = [benchTrain];

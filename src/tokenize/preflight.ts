@@ -122,8 +122,8 @@ export function checkSample(
     if (k !== gen.length || k !== train.length) {
       fail(
         "generation-prompt",
-        `the prompt trained on differs from the prompt rendered for generation at token ${k}: training has ${showTokens(tokenizer, train.slice(k, k + 4))}, generation has ${showTokens(tokenizer, gen.slice(k, k + 4))}`,
-        train.slice(k, k + 4),
+        `the prompt trained on differs from the prompt rendered for generation at token ${k}: training has ${showTokens(tokenizer, ids.slice(k, k + 4))}, generation has ${showTokens(tokenizer, gen.slice(k, k + 4))}`,
+        ids.slice(k, k + 4),
       );
     }
   }

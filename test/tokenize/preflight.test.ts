@@ -89,7 +89,7 @@ describe("each pre-flight failure names the record and shows the tokens", () => 
     // Training has "A:" then " hello"; generation is given "A:" then " ", a token training never saw.
     assert.equal(
       gen.message,
-      'record space: the prompt trained on differs from the prompt rendered for generation at token 6: training has [], generation has [220 " "]',
+      'record space: the prompt trained on differs from the prompt rendered for generation at token 6: training has [23811 " hello", 151645 "<|im_end|>"], generation has [220 " "]',
     );
     const rt = r.failures.find((x) => x.check === "round-trip");
     assert.ok(rt, JSON.stringify(r.failures));
