@@ -231,9 +231,9 @@ export async function computeStats(file: string, opts: StatsOptions = {}): Promi
     rows,
     invalid_rows: invalid,
     turns_per_record: {
-      min: turns.length ? Math.min(...turns) : 0,
+      min: turns.length ? turns.reduce((a, b) => Math.min(a, b)) : 0,
       mean: turns.length ? round(turns.reduce((a, b) => a + b, 0) / turns.length) : 0,
-      max: turns.length ? Math.max(...turns) : 0,
+      max: turns.length ? turns.reduce((a, b) => Math.max(a, b)) : 0,
     },
     messages_by_role: roles,
     tool_calls: toolCalls,

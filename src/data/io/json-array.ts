@@ -12,6 +12,7 @@ import type { ReadRowsOptions, RowItem } from "./types.js";
 type State = "start" | "first" | "next" | "element" | "after" | "end";
 
 const WS = new Set([0x20, 0x09, 0x0d, 0x0a]);
+const STRING_STOP = /["\\]/g;
 
 export async function* readJsonArray(file: string, opts: ReadRowsOptions): AsyncGenerator<RowItem> {
   let state = "start" as State;
@@ -70,7 +71,13 @@ export async function* readJsonArray(file: string, opts: ReadRowsOptions): Async
         if (inString) {
           if (escaped) escaped = false;
           else if (c === 0x5c) escaped = true;
-          else if (c === 0x22) {
+          else if (c !== 0x22) {
+            // Skip ahead to the next quote or backslash: most of a row is string content.
+            STRING_STOP.lastIndex = i + 1;
+            const stop = STRING_STOP.exec(text);
+            i = stop ? stop.index : n;
+            continue;
+          } else {
             inString = false;
             if (depth === 0) {
               yield* finish(i + 1);
