@@ -17,13 +17,14 @@ import { register as dataQuality } from "./data-quality.js";
 import { register as dataRender } from "./data-render.js";
 import { register as dataStats } from "./data-stats.js";
 import { register as dataValidate } from "./data-validate.js";
+import { register as evalCommand } from "./eval.js";
 import { register as grads } from "./grads.js";
 import { register as train } from "./train.js";
 import { register as benchTrain } from "./bench-train.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [grads, train];
+export const COMMANDS: RegisterCommand[] = [grads, train, evalCommand];
 
 export const DATA_COMMANDS: RegisterCommand[] = [
   dataBuild,

@@ -1,0 +1,150 @@
+/**
+ * `sft eval`: measure the fine-tuned model against its base.
+ *   sft eval CONFIG.yaml                  base vs SFT over suites → report.json + report.html
+ *   sft eval ifeval --prompts … --responses … --out …   IFEval strict/loose accuracies
+ *   sft eval suite --suite S.jsonl --responses R.jsonl  score one model's responses on a suite
+ */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { readEvalConfig } from "../config/eval.js";
+import { SftError } from "../errors.js";
+import { configDir, PrecomputedGenerator, resolvePath } from "../eval/generators.js";
+import { runIfevalFiles } from "../eval/ifeval/evaluate.js";
+import { writeReport } from "../eval/report/index.js";
+import { runEvaluation, scoreModel } from "../eval/runner.js";
+import { readSuite } from "../eval/suite.js";
+import { writeFileAtomicSync } from "../util/atomic.js";
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+function parsePositiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new SftError(`${flag} must be a positive integer, got "${v}"`, { where: { field: flag } });
+  return n;
+}
+
+export async function runEvalConfigCommand(
+  configFile: string,
+  opts: { outDir?: string; maxSamples?: string; quiet?: boolean },
+): Promise<void> {
+  const config = readEvalConfig(configFile);
+  if (opts.outDir) config.out = opts.outDir;
+  if (opts.maxSamples) config.max_samples = parsePositiveInt(opts.maxSamples, "--max-samples");
+  const log = opts.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+  const result = await runEvaluation(config, { configFile, log });
+  // --out-dir is relative to the working directory; `out` in the YAML to the config file
+  const outDir = opts.outDir ? resolve(opts.outDir) : resolvePath(configDir(configFile), config.out);
+  const paths = writeReport(result, outDir);
+  const o = result.overall;
+  process.stdout.write(
+    [
+      `base ${result.models.base}: ${o.base.score.toFixed(3)}  SFT ${result.models.sft}: ${o.sft.score.toFixed(3)}  improvement ${o.improvement >= 0 ? "+" : ""}${o.improvement.toFixed(3)}`,
+      ...result.tasks.map(
+        (t) =>
+          `  ${t.task.padEnd(20)} n=${String(t.n).padEnd(4)} ${t.base.score.toFixed(3)} → ${t.sft.score.toFixed(3)}${t.needs_attention ? "  (needs attention)" : ""}`,
+      ),
+      `wrote ${paths.json} and ${paths.html}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+export function register(parent: Command): void {
+  const evalCmd = parent
+    .command("eval")
+    .description("evaluate base vs fine-tuned models (suites, IFEval, format, judge) and write a report")
+    .argument("[config]", "eval config YAML (base, sft, suites, ifeval, judge, generation, out)")
+    .option("--out-dir <dir>", "output directory for report.json and report.html (overrides `out`)")
+    .option("--max-samples <n>", "use at most N samples per suite")
+    .option("--quiet", "no progress lines")
+    .addHelpText(
+      "after",
+      `
+Config (YAML):
+  base: { kind: responses, path: base.jsonl }     # or kind: openai, base_url, model, api_key_env
+  sft:  { kind: openai, base_url: http://127.0.0.1:8000/v1, model: my-sft }
+  suites: [suite.jsonl]                           # rows {instruction, expected?, task, checker, …}
+  ifeval: { prompts: input_data.jsonl }           # optional
+  judge: { llm: { base_url: …, model: … } }       # optional pairwise judge
+  out: eval-report
+
+Examples:
+  $ sft eval eval.yaml
+  $ sft eval ifeval --prompts input_data.jsonl --responses responses.jsonl --out ifeval.json
+  $ sft eval suite --suite math.jsonl --responses answers.jsonl`,
+    )
+    .action(
+      async (config: string | undefined, opts: { outDir?: string; maxSamples?: string; quiet?: boolean }) => {
+        if (!config) {
+          throw new SftError("sft eval needs a config file or a subcommand", {
+            hint: "run `sft eval CONFIG.yaml`, `sft eval ifeval …` or `sft eval --help`",
+          });
+        }
+        await runEvalConfigCommand(config, opts);
+      },
+    );
+
+  evalCmd
+    .command("ifeval")
+    .description("score responses with IFEval's 25 verifiable instruction types (strict and loose)")
+    .requiredOption("--prompts <file>", "IFEval prompts JSONL: {key, prompt, instruction_id_list, kwargs}")
+    .requiredOption("--responses <file>", "responses JSONL: {prompt, response}")
+    .option("--out <file>", "write the result JSON here (accuracies + a row per prompt)")
+    .addHelpText(
+      "after",
+      `
+Example:
+  $ sft eval ifeval --prompts input_data.jsonl --responses responses.jsonl --out ifeval.json`,
+    )
+    .action(async (opts: { prompts: string; responses: string; out?: string }) => {
+      const r = await runIfevalFiles(opts);
+      const a = r.accuracy;
+      process.stdout.write(
+        `prompt-level strict ${pct(a.prompt_strict)}  loose ${pct(a.prompt_loose)}\ninstruction-level strict ${pct(a.instruction_strict)}  loose ${pct(a.instruction_loose)}\n${r.rows.length} prompts${opts.out ? `; wrote ${opts.out}` : ""}\n`,
+      );
+    });
+
+  evalCmd
+    .command("suite")
+    .description("score one model's precomputed responses on a suite (checkers, format, IF score)")
+    .requiredOption("--suite <file>", "suite JSONL")
+    .requiredOption("--responses <file>", "responses JSONL: {id?, prompt?, response}")
+    .option("--out <file>", "write per-sample results and per-task scores as JSON")
+    .addHelpText(
+      "after",
+      `
+Example:
+  $ sft eval suite --suite math.jsonl --responses answers.jsonl --out scores.json`,
+    )
+    .action(async (opts: { suite: string; responses: string; out?: string }) => {
+      const items = await readSuite(opts.suite);
+      const gen = await PrecomputedGenerator.fromFile(opts.responses);
+      const responses = await gen.generate(items.map((it) => ({ id: it.id, prompt: it.prompt })));
+      const scored = await scoreModel(items, responses, undefined);
+      const tasks = [...new Set(items.map((it) => it.task))].map((task) => {
+        const idx = items.map((it, i) => (it.task === task ? i : -1)).filter((i) => i >= 0);
+        const mean = (f: (i: number) => number) => idx.reduce((a, i) => a + f(i), 0) / idx.length;
+        return {
+          task,
+          n: idx.length,
+          score: mean((i) => scored[i].score),
+          pass_rate: mean((i) => (scored[i].pass ? 1 : 0)),
+          if_score: mean((i) => scored[i].if_score.score),
+        };
+      });
+      if (opts.out) {
+        const samples = items.map((it, i) => ({
+          id: it.id,
+          task: it.task,
+          checker: it.checker,
+          ...scored[i],
+        }));
+        writeFileAtomicSync(opts.out, `${JSON.stringify({ tasks, samples }, null, 2)}\n`);
+      }
+      for (const t of tasks)
+        process.stdout.write(
+          `${t.task.padEnd(20)} n=${String(t.n).padEnd(4)} score ${t.score.toFixed(3)}  pass ${pct(t.pass_rate)}  IF ${t.if_score.toFixed(3)}\n`,
+        );
+    });
+}

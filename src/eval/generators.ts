@@ -1,0 +1,192 @@
+/**
+ * Models under test as response generators. A generator turns prompts into responses;
+ * the evaluator does not care whether they come from a server, a file or the local engine.
+ *
+ * Built-in kinds:
+ * - `responses`: a precomputed JSONL file of `{id?, prompt? | instruction?, response}`
+ *   rows, matched to samples by `id` first, then by exact prompt text;
+ * - `openai`: any OpenAI-compatible chat server (OpenAI, vLLM, Ollama, llama.cpp server…)
+ *   through src/llm, with the options of `llm` configs (base_url, model, api_key_env, …).
+ * More kinds plug in with `registerGeneratorKind` (the local engine registers `local`).
+ */
+import { dirname, isAbsolute, resolve } from "node:path";
+import { z } from "zod";
+import { llmConfigSchema } from "../config/build.js";
+import { type GenerationSettings, type GeneratorConfig, generationSettingsSchema } from "../config/eval.js";
+import { SftError } from "../errors.js";
+import { createLlmBackend } from "../llm/index.js";
+import type { ChatMessage, LlmBackend } from "../llm/types.js";
+import { describeIssue, readJsonl } from "./io/jsonl.js";
+
+export interface GenerationRequest {
+  /** the sample id (suite `id` or `<file>:<line>`) */
+  id: string;
+  prompt: string;
+  system?: string;
+}
+
+export interface ResponseGenerator {
+  readonly name: string;
+  /** One response per request, in the same order. */
+  generate(requests: GenerationRequest[]): Promise<string[]>;
+  /** Releases resources (servers, models); optional. */
+  close?(): Promise<void>;
+}
+
+export interface GeneratorContext {
+  /** directory relative paths are resolved against (the config file's directory) */
+  baseDir: string;
+  generation: GenerationSettings;
+  /** where the generator was configured, for messages ("base" or "sft") */
+  field: string;
+  file?: string;
+}
+
+export interface GeneratorKind<S extends z.ZodType = z.ZodType> {
+  /** options schema (without `kind` and `name`) */
+  options: S;
+  create(
+    options: z.infer<S>,
+    ctx: GeneratorContext,
+    name: string | undefined,
+  ): ResponseGenerator | Promise<ResponseGenerator>;
+}
+
+const KINDS = new Map<string, GeneratorKind>();
+
+/** Adds a generator kind (e.g. `local` for the engine). Later registrations replace earlier ones. */
+export function registerGeneratorKind<S extends z.ZodType>(kind: string, def: GeneratorKind<S>): void {
+  KINDS.set(kind, def as unknown as GeneratorKind);
+}
+
+export function generatorKinds(): string[] {
+  return [...KINDS.keys()];
+}
+
+export function resolvePath(baseDir: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(baseDir, p);
+}
+
+/** Builds the generator a config entry describes. */
+export async function createGenerator(
+  config: GeneratorConfig,
+  ctx: GeneratorContext,
+): Promise<ResponseGenerator> {
+  const kind = KINDS.get(config.kind);
+  if (!kind) {
+    throw new SftError(`unknown generator kind "${config.kind}"`, {
+      where: { file: ctx.file, field: `${ctx.field}.kind` },
+      hint: `use one of: ${generatorKinds().join(", ")}`,
+      code: "E_CONFIG",
+    });
+  }
+  const { kind: _kind, name, ...rest } = config;
+  const parsed = kind.options.safeParse(rest);
+  if (!parsed.success) {
+    const { field, message } = describeIssue(parsed.error);
+    throw new SftError(`${ctx.field} (${config.kind}): ${field}: ${message}`, {
+      where: { file: ctx.file, field: `${ctx.field}.${field}` },
+      hint: `check the options of the "${config.kind}" generator`,
+      code: "E_CONFIG",
+    });
+  }
+  return kind.create(parsed.data, ctx, name);
+}
+
+/** Responses read from a file (see the module comment). */
+export class PrecomputedGenerator implements ResponseGenerator {
+  private constructor(
+    readonly name: string,
+    private readonly file: string,
+    private readonly byId: Map<string, string>,
+    private readonly byPrompt: Map<string, string>,
+  ) {}
+
+  static async fromFile(file: string, name?: string): Promise<PrecomputedGenerator> {
+    const row = z.object({
+      id: z.union([z.string(), z.number()]).optional(),
+      prompt: z.string().optional(),
+      instruction: z.string().optional(),
+      response: z.string(),
+    });
+    const byId = new Map<string, string>();
+    const byPrompt = new Map<string, string>();
+    for (const { value, line } of await readJsonl(file)) {
+      const parsed = row.safeParse(value);
+      if (!parsed.success) {
+        const { field, message } = describeIssue(parsed.error);
+        throw new SftError(`not a responses row: ${message}`, {
+          where: { file, line, field },
+          hint: 'each row is {"id"?: …, "prompt"?: …, "response": "…"}',
+        });
+      }
+      const r = parsed.data;
+      if (r.id !== undefined) byId.set(String(r.id), r.response);
+      const prompt = r.prompt ?? r.instruction;
+      if (prompt !== undefined) byPrompt.set(prompt, r.response);
+    }
+    return new PrecomputedGenerator(name ?? file.split("/").pop() ?? file, file, byId, byPrompt);
+  }
+
+  async generate(requests: GenerationRequest[]): Promise<string[]> {
+    return requests.map((r) => {
+      const hit = this.byId.get(r.id) ?? this.byPrompt.get(r.prompt);
+      if (hit === undefined) {
+        throw new SftError(`no response for sample "${r.id}"`, {
+          where: { file: this.file },
+          hint: "add a row with this id, or with the sample's exact prompt text",
+        });
+      }
+      return hit;
+    });
+  }
+}
+
+/** A model behind any LlmBackend (an OpenAI-compatible server by default). */
+export class BackendGenerator implements ResponseGenerator {
+  constructor(
+    readonly name: string,
+    private readonly backend: LlmBackend,
+    private readonly settings: GenerationSettings = generationSettingsSchema.parse({}),
+  ) {}
+
+  async generate(requests: GenerationRequest[]): Promise<string[]> {
+    const out: string[] = new Array(requests.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < requests.length) {
+        const i = next++;
+        const r = requests[i];
+        const messages: ChatMessage[] = [];
+        const system = r.system ?? this.settings.system;
+        if (system) messages.push({ role: "system", content: system });
+        messages.push({ role: "user", content: r.prompt });
+        const res = await this.backend.chat(messages, {
+          max_tokens: this.settings.max_tokens,
+          temperature: this.settings.temperature,
+          top_p: this.settings.top_p,
+          seed: this.settings.seed,
+          stop: this.settings.stop,
+        });
+        out[i] = res.choices[0]?.text ?? "";
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, requests.length) }, worker));
+    return out;
+  }
+}
+
+registerGeneratorKind("responses", {
+  options: z.strictObject({ path: z.string().min(1) }),
+  create: (o, ctx, name) => PrecomputedGenerator.fromFile(resolvePath(ctx.baseDir, o.path), name),
+});
+
+registerGeneratorKind("openai", {
+  options: llmConfigSchema,
+  create: (o, ctx, name) => new BackendGenerator(name ?? o.model, createLlmBackend(o), ctx.generation),
+});
+
+/** The directory a config file's relative paths refer to. */
+export function configDir(configFile: string | undefined): string {
+  return configFile ? dirname(resolve(configFile)) : process.cwd();
+}
