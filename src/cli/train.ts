@@ -44,6 +44,7 @@ const DESCRIPTIONS: Record<string, string> = {
   "max-grad-norm": "gradient-norm clipping (0: off)",
   seed: "seed of data order, LoRA init, dropout",
   "logging-steps": "log every N steps",
+  "eval-on-start": "evaluate the starting weights before the first step",
   "eval-steps": "evaluate every N steps (0: at the end only)",
   "save-steps": "checkpoint every N steps (0: at the end only)",
   "save-total-limit": "keep the newest N checkpoints (plus the best)",

@@ -80,6 +80,8 @@ export const trainConfigSchema = z
     seed: nonNegativeInt.default(42),
 
     logging_steps: positiveInt.default(10),
+    /** evaluate the starting weights before the first step */
+    eval_on_start: z.boolean().default(false),
     /** evaluate every N optimizer steps (0: only at the end) when eval data exists */
     eval_steps: nonNegativeInt.default(0),
     /** save a checkpoint every N optimizer steps (0: only at the end) */

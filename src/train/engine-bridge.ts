@@ -7,14 +7,13 @@ import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ALL_LINEAR, type TrainConfig } from "../config/train.js";
 import { loadCheckpoint, saveHfModel } from "../engine/checkpoint/hf.js";
-import { readSafetensorsSync, writeSafetensors } from "../engine/checkpoint/safetensors.js";
+import { readPeftAdapter, writePeftAdapter } from "../engine/checkpoint/peft.js";
 import type { ModelConfig } from "../engine/config.js";
-import { LORA_TARGETS, type LoraOptions, peftAdapterConfig } from "../engine/lora.js";
+import { LORA_TARGETS, type LoraOptions } from "../engine/lora.js";
 import { createModel, type Model } from "../engine/model.js";
 import type { ParamStore } from "../engine/params.js";
 import { SftError } from "../errors.js";
 import { loadTokenizer, type TextTokenizer } from "../tokenize/tokenizer.js";
-import { writeFileAtomicSync } from "../util/atomic.js";
 
 /** One collated micro-batch, row-major [B, T]. Labels are aligned with input ids (-100 = not trained); the shift happens in the model. */
 export interface TrainBatch {
@@ -96,9 +95,20 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
       hint: "fine-tuning needs pretrained weights: pass a model directory or a .gguf file",
     });
   const tokenizer = await loadTokenizer(config.tokenizer ?? config.model);
+  // continuing an adapter: its own rank, alpha and targets win over the config's
+  const adapter = config.adapter ? readPeftAdapter(config.adapter) : undefined;
+  let lora = loraOptions(config, ckpt.config);
+  if (lora && adapter)
+    lora = {
+      ...lora,
+      r: adapter.config.r,
+      alpha: adapter.config.loraAlpha,
+      targets: adapter.config.targetModules,
+      rsLora: adapter.config.useRslora,
+    };
   const model = createModel(ckpt.config, ckpt.tensors, {
     seed: config.seed,
-    lora: loraOptions(config, ckpt.config),
+    lora,
     gradientCheckpointing: config.gradient_checkpointing,
   });
   if (config.adapter) {
@@ -107,7 +117,7 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
         where: { field: "adapter" },
         hint: "to train a merged model fully, merge the adapter first",
       });
-    model.loadAdapter(readSafetensorsSync(join(config.adapter, ADAPTER_WEIGHTS)), config.adapter);
+    model.loadAdapter(adapter!.tensors, config.adapter);
   }
   const trainable: TrainableModel = {
     params: model.store,
@@ -136,11 +146,18 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
     saveResult(dir) {
       mkdirSync(dir, { recursive: true });
       if (model.lora) {
-        writeSafetensors(join(dir, ADAPTER_WEIGHTS), model.loraStateDict(), { metadata: { format: "pt" } });
-        writeFileAtomicSync(
-          join(dir, "adapter_config.json"),
-          `${JSON.stringify(peftAdapterConfig(model.lora, resolve(config.model)), null, 2)}\n`,
-        );
+        writePeftAdapter(dir, {
+          config: {
+            r: model.lora.r,
+            loraAlpha: model.lora.alpha,
+            loraDropout: model.lora.dropout,
+            targetModules: model.lora.targets,
+            baseModelNameOrPath: resolve(config.model),
+            useRslora: model.lora.rsLora,
+            fanInFanOut: ckpt.config.architecture === "gpt2",
+          },
+          tensors: model.loraStateDict(),
+        });
       } else {
         saveHfModel(dir, ckpt.config, model.stateDict());
       }
@@ -156,5 +173,3 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
   };
   return { model, trainable, modelConfig: ckpt.config, tokenizer };
 }
-
-export const ADAPTER_WEIGHTS = "adapter_model.safetensors";

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as yamlParse } from "yaml";
 import { type TrainConfig, type TrainConfigInput, validateTrainConfig } from "../config/train.js";
+import type { Model } from "../engine/model.js";
 import { SftError } from "../errors.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import { listCheckpoints } from "./checkpoints.js";
@@ -21,12 +22,12 @@ import {
   runTrainingLoop,
   STATE_FILE,
   type TrainHooks,
-  type TrainResult,
+  type TrainRunResult,
   writeRunConfig,
 } from "./trainer.js";
 
 export type { LogEntry, TrainerState } from "./state.js";
-export type { TrainHooks, TrainResult } from "./trainer.js";
+export type { TrainHooks, TrainResult, TrainRunResult } from "./trainer.js";
 
 export const DATASETS_FILE = "datasets.json";
 
@@ -51,7 +52,7 @@ function dropUndefined<T extends object>(o: T): T {
   return JSON.parse(JSON.stringify(o)) as T;
 }
 
-async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Promise<TrainResult> {
+async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Promise<TrainRunResult<Model>> {
   const runDir = config.output_dir;
   const progress = new ProgressReporter(hooks.stdout ?? process.stdout, hooks.quiet);
   if (!resume && (existsSync(join(runDir, STATE_FILE)) || listCheckpoints(runDir).length > 0))
@@ -99,7 +100,7 @@ async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Pro
         .map(([r, n]) => `${n}× ${r}`)
         .join("; ")}`,
     );
-  return runTrainingLoop({
+  const result = await runTrainingLoop({
     config,
     runDir,
     model: opened.trainable,
@@ -108,19 +109,20 @@ async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Pro
     hooks,
     resume,
   });
+  return { ...result, model: opened.model };
 }
 
 /** Trains from a config object (the YAML's keys); returns where the result went and the metrics. */
 export async function train(
   input: TrainConfigInput | TrainConfig,
   hooks: TrainHooks = {},
-): Promise<TrainResult> {
+): Promise<TrainRunResult<Model>> {
   const config = dropUndefined(absolutePaths(validateTrainConfig(input)));
   return run(config, hooks, false);
 }
 
 /** Continues the run in `runDir` from its last complete checkpoint, with the run's own config. */
-export async function resumeTraining(runDir: string, hooks: TrainHooks = {}): Promise<TrainResult> {
+export async function resumeTraining(runDir: string, hooks: TrainHooks = {}): Promise<TrainRunResult<Model>> {
   const text = readRunConfig(runDir) as string;
   const raw = yamlParse(text) as Record<string, unknown>;
   const config = validateTrainConfig(raw, { file: join(runDir, CONFIG_FILE) });

@@ -77,6 +77,11 @@ export interface TrainResult {
   seconds: number;
 }
 
+/** The result plus the trained model itself, in memory (the library API returns it). */
+export interface TrainRunResult<M> extends TrainResult {
+  model: M;
+}
+
 /** Derives a 32-bit seed for one micro-batch of one stream. */
 function streamSeed(seed: number, stream: string, step: number, micro: number): number {
   return Rng.seeded(seed, stream, step, micro).nextUint32();
@@ -267,6 +272,11 @@ export async function runTrainingLoop(setup: LoopSetup): Promise<TrainResult> {
           .map(([k, v]) => `${k}=${v}`)
           .join(", "),
     );
+  }
+
+  if (hasEval && config.eval_on_start && state.global_step === 0) {
+    evaluate();
+    writeState();
   }
 
   const windows = accumulationWindows((e) => data.planEpoch(e), config.gradient_accumulation_steps, position);
