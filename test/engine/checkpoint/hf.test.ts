@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, test } from "node:test";
-import { readGguf } from "../../../src/engine/checkpoint/gguf.js";
+import { readGguf, writeGguf } from "../../../src/engine/checkpoint/gguf.js";
 import {
   expectedTensorShapes,
   loadCheckpoint,
@@ -400,5 +400,39 @@ test("stories260K.gguf loads as a Llama with HF names, shapes and its SentencePi
   assert.deepEqual(
     ck.tensors.get("model.layers.1.self_attn.v_proj.weight")?.data,
     shared.get("blk.1.attn_v.weight")?.data,
+  );
+});
+
+test("GGUF files of an unsupported architecture or with a missing tensor fail naming file, tensor and problem", () => {
+  const falcon = join(dir, "falcon.gguf");
+  writeGguf(falcon, {
+    metadata: { "general.architecture": "falcon" },
+    tensors: [
+      { name: "token_embd.weight", tensor: { shape: [2, 2], data: new Float32Array(4) }, type: "F32" },
+    ],
+  });
+  assert.equal(
+    errorOf(() => loadCheckpoint(falcon)).format(),
+    `${falcon}: general.architecture: unsupported GGUF architecture "falcon"\n  hint: supported GGUF architectures: llama, qwen2, qwen3`,
+  );
+  const config = parseHfConfig(
+    { ...tinyLlama, hidden_size: 64, intermediate_size: 96, rope_scaling: null },
+    "x",
+  );
+  const full = join(dir, "full.gguf");
+  saveGgufModel(full, config, randomTensors(config, 11), { type: "F32" });
+  const g = readGguf(full);
+  const partial = join(dir, "partial.gguf");
+  writeGguf(partial, {
+    metadata: g.metadata,
+    tensors: [...g.tensors]
+      .filter(([name]) => name !== "blk.1.ffn_gate.weight")
+      .map(([name, tensor]) => ({ name, tensor, type: "F32" as const })),
+  });
+  assert.equal(
+    errorOf(() => loadCheckpoint(partial))
+      .format()
+      .split("\n")[0],
+    `${partial}: model.layers.1.mlp.gate_proj.weight: missing tensor (expected shape [96, 64])`,
   );
 });
