@@ -386,7 +386,9 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
     split_rows(rows, C, [&](long b, long e, int) { rmsnorm_bwd_rows(dx, dw, dout, x, w, rstd, b, e, C); });
     return Undef(info);
   }
-  static thread_local Partials partials;
+  // A reference taken here: naming the thread_local inside the task would give each worker its own.
+  static thread_local Partials partials_tl;
+  Partials& partials = partials_tl;
   partials.reset(parts, C);
   split_rows(rows, C, [&](long b, long e, int t) {
     rmsnorm_bwd_rows(dx, partials.part(t, C), dout, x, w, rstd, b, e, C);
@@ -428,7 +430,9 @@ Napi::Value LayernormBackward(const Napi::CallbackInfo& info) {
                [&](long b, long e, int) { layernorm_bwd_rows(dx, dw, db, dout, x, w, mean, rstd, b, e, C); });
     return Undef(info);
   }
-  static thread_local Partials pw, pb;
+  static thread_local Partials pw_tl, pb_tl;  // referenced (not named) in the tasks, see RmsnormBackward
+  Partials& pw = pw_tl;
+  Partials& pb = pb_tl;
   pw.reset(parts, C);
   pb.reset(parts, C);
   split_rows(rows, C, [&](long b, long e, int t) {
