@@ -1,5 +1,7 @@
 /** sftkit's library entry point: the same capabilities as the `sft` CLI, typed. */
 
+export type { TrainConfig, TrainConfigInput } from "./config/train.js";
+export { resolveTrainConfig, trainConfigSchema, validateTrainConfig } from "./config/train.js";
 export type { ColumnMapping, FormatName } from "./data/formats/index.js";
 export { detectFormat, FORMAT_NAMES, parseColumnMapping, recordToRow } from "./data/formats/index.js";
 export type {
@@ -42,3 +44,5 @@ export type { Param } from "./engine/params.js";
 export { adamwStep, OptimizerState } from "./engine/params.js";
 export type { Tensor, TensorMap } from "./engine/tensor.js";
 export { isSftError, SftError } from "./errors.js";
+export type { LogEntry, TrainerState, TrainHooks, TrainResult, TrainRunResult } from "./train/index.js";
+export { resumeTraining, train } from "./train/index.js";

@@ -4,7 +4,7 @@
  */
 import { basename, extname } from "node:path";
 import { SftError } from "../../errors.js";
-import type { Message, RecordMeta, RecordOrigin, Role, SftRecord } from "../record.js";
+import type { RecordMeta, RecordOrigin, Role, SftRecord } from "../record.js";
 
 export const FORMAT_NAMES = ["record", "alpaca", "sharegpt", "openai", "prompt-completion", "text"] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];
@@ -248,13 +248,6 @@ export function assertDefaultTraining(record: SftRecord, format: FormatName): vo
   });
 }
 
-/** Most common train-flag key among a row's turns ("loss_weight" when none was seen). */
-export function pickTrainKey(keys: (TrainKey | undefined)[], fallback: TrainKey): TrainKey | undefined {
-  const seen = keys.filter((k): k is TrainKey => k !== undefined);
-  if (seen.length === 0) return undefined;
-  return seen.every((k) => k === seen[0]) ? (seen[0] === fallback ? undefined : seen[0]) : undefined;
-}
-
 // ---- tool calls ----
 
 /** JSON text in Python's json.dumps style (", " and ": " separators, non-ASCII kept). */
@@ -266,10 +259,4 @@ export function pythonStyleJson(value: unknown): string {
       .join(", ")}}`;
   }
   return JSON.stringify(value) ?? "null";
-}
-
-export function plainMessage(role: Role, content: string, train: boolean | undefined): Message {
-  const m: Message = { role, content };
-  if (train !== undefined) m.train = train;
-  return m;
 }

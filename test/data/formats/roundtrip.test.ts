@@ -251,3 +251,17 @@ test("prompt/completion and text rows", async () => {
   assert.equal(t.meta.topic, "story");
   assert.deepEqual(recordToRow(t, "text"), { text: "Once upon a time", topic: "story" });
 });
+
+test("JSON-array datasets written back in their own format are byte-identical to the originals", async () => {
+  const { readFileSync } = await import("node:fs");
+  const dir = tmp();
+  for (const [name, to] of [
+    ["alpaca_en_demo.json", "alpaca"],
+    ["identity.json", "alpaca"],
+    ["glaive_toolcall_en_demo.json", "sharegpt"],
+  ] as const) {
+    const out = join(dir, name);
+    await writeRecords(out, readRecords(sft(name)), { to });
+    assert.ok(readFileSync(out).equals(readFileSync(sft(name))), name);
+  }
+});
