@@ -140,10 +140,11 @@ describe("HTML report in headless Chromium", {
       await new Promise((r) => setTimeout(r, 100));
     }
     const port = readFileSync(portFile, "utf8").split("\n")[0].trim();
-    let target: { type: string; webSocketDebuggerUrl: string } | undefined;
+    type Target = { type: string; webSocketDebuggerUrl: string };
+    let target: Target | undefined;
     while (!target) {
-      const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as (typeof target)[];
-      target = list.find((t) => t?.type === "page");
+      const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Target[];
+      target = list.find((t) => t.type === "page");
       if (!target) await new Promise((r) => setTimeout(r, 100));
     }
     page = await DevToolsPage.connect(target.webSocketDebuggerUrl);
