@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ALL_LINEAR, type TrainConfig } from "../config/train.js";
 import { loadCheckpoint, saveHfModel } from "../engine/checkpoint/hf.js";
+import { hfTokenizerFromGguf } from "../engine/checkpoint/hf-tokenizer.js";
 import { readPeftAdapter, writePeftAdapter } from "../engine/checkpoint/peft.js";
 import type { ModelConfig } from "../engine/config.js";
 import { LORA_TARGETS, type LoraOptions } from "../engine/lora.js";
@@ -14,6 +15,7 @@ import { createModel, type Model } from "../engine/model.js";
 import type { ParamStore } from "../engine/params.js";
 import { SftError } from "../errors.js";
 import { loadTokenizer, type TextTokenizer } from "../tokenize/tokenizer.js";
+import { writeFileAtomicSync } from "../util/atomic.js";
 
 /** One collated micro-batch, row-major [B, T]. Labels are aligned with input ids (-100 = not trained); the shift happens in the model. */
 export interface TrainBatch {
@@ -168,6 +170,16 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
           const src = join(tokenizerDir, f);
           if (existsSync(src)) copyFileSync(src, join(dir, f));
         }
+      } else if (ckpt.tokenizer?.model === "llama") {
+        // a GGUF base: its SentencePiece vocabulary, written as HF tokenizer files
+        const files = hfTokenizerFromGguf(ckpt.tokenizer, {
+          modelMaxLength: ckpt.config.maxPositionEmbeddings,
+        });
+        writeFileAtomicSync(join(dir, "tokenizer.json"), `${JSON.stringify(files.tokenizer, null, 2)}\n`);
+        writeFileAtomicSync(
+          join(dir, "tokenizer_config.json"),
+          `${JSON.stringify(files.tokenizerConfig, null, 2)}\n`,
+        );
       }
     },
   };

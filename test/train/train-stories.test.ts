@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { loadCheckpoint } from "../../src/engine/checkpoint/hf.js";
 import { readPeftAdapter } from "../../src/engine/checkpoint/peft.js";
 import { createModel, type Model } from "../../src/engine/model.js";
+import { loadTokenizer } from "../../src/tokenize/tokenizer.js";
 import { train } from "../../src/train/index.js";
 import { STORIES_GGUF, writeInstructionSet } from "./instruction-set.js";
 
@@ -134,6 +135,12 @@ test("full fine-tuning of stories260K: losses fall and model/ loads back with th
     readdirSync(out).filter((n) => n.startsWith("checkpoint-")),
     ["checkpoint-16"],
     "save_steps 0: one checkpoint at the end",
+  );
+  // model/ stands on its own: its tokenizer encodes like the base's
+  const text = "Who has the ball? Lily has the ball.";
+  assert.deepEqual(
+    (await loadTokenizer(join(out, "model"))).encode(text),
+    (await loadTokenizer(STORIES_GGUF)).encode(text),
   );
   const saved = loadCheckpoint(join(out, "model"));
   const batch = probeBatch();
