@@ -140,5 +140,5 @@ export async function writeRecords(
   async function* rows() {
     for await (const record of records) yield recordToRow(record, to);
   }
-  return writeRows(path, rows(), { fileType: opts.fileType });
+  return writeRows(path, rows(), { fileType: opts.fileType, emptyColumns: getFormat(to).fields });
 }

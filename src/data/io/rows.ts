@@ -97,6 +97,8 @@ export type RowSource<T> = AsyncIterable<T> | Iterable<T>;
 
 export interface WriteRowsOptions {
   fileType?: FileType;
+  /** Columns for CSV/Parquet when there are no rows to take them from (an empty dataset). */
+  emptyColumns?: readonly string[];
 }
 
 /**
@@ -111,7 +113,7 @@ export async function writeRows(
 ): Promise<{ count: number }> {
   const type = fileTypeOf(path, opts.fileType);
   if (type === "jsonl" || type === "json") return writeJsonText(path, rows, type);
-  return writeColumnar(path, rows, type);
+  return writeColumnar(path, rows, type, opts.emptyColumns ?? []);
 }
 
 /** Writes arbitrary JSON rows as JSON Lines, atomically and streaming. */
@@ -145,7 +147,12 @@ async function writeJsonText(path: string, rows: RowSource<unknown>, type: "json
   return { count };
 }
 
-async function writeColumnar(path: string, rows: RowSource<unknown>, type: "csv" | "parquet") {
+async function writeColumnar(
+  path: string,
+  rows: RowSource<unknown>,
+  type: "csv" | "parquet",
+  emptyColumns: readonly string[],
+) {
   const spool = join(
     dirname(path),
     `.${basename(path)}.spool-${process.pid}-${randomBytes(4).toString("hex")}`,
@@ -182,6 +189,7 @@ async function writeColumnar(path: string, rows: RowSource<unknown>, type: "csv"
     const spooled = async function* () {
       for await (const { bytes } of readByteLines(spool)) yield JSON.parse(bytes.toString("utf8"));
     };
+    if (columns.size === 0) for (const name of emptyColumns) columns.set(name, { allStrings: true });
     const out = await AtomicFileWriter.open(path);
     try {
       if (type === "csv") {

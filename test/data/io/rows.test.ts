@@ -170,3 +170,12 @@ test("writes are atomic: a failing source leaves no file and no temporary behind
   await writeJsonl(join(dir, "ok.jsonl"), [{ a: 1 }]);
   assert.equal(readFileSync(join(dir, "ok.jsonl"), "utf8"), '{"a":1}\n');
 });
+
+test("an empty dataset is written as a valid empty file of every type", async () => {
+  const dir = tmp();
+  for (const ext of ["jsonl", "json", "csv", "parquet"]) {
+    const path = join(dir, `empty.${ext}`);
+    assert.deepEqual(await writeRows(path, [], { emptyColumns: ["instruction", "output"] }), { count: 0 });
+    assert.deepEqual(await collect(path), [], ext);
+  }
+});
