@@ -10,12 +10,14 @@ interface CheckCliOptions extends TokenizeCliOptions {
 }
 
 export async function runCheck(opts: CheckCliOptions): Promise<void> {
-  const { tokenizer, tokenizeOptions, records } = await resolveTokenizeOptions(opts);
+  const { tokenizer, tokenizeOptions, records, invalidRows } = await resolveTokenizeOptions(opts);
   const maxFailures = opts.maxFailures === undefined ? 50 : Math.max(0, Number(opts.maxFailures) || 0);
   const report = await preflight(records, tokenizer, { ...tokenizeOptions, pack: opts.pack, maxFailures });
+  const ok = report.ok && invalidRows.length === 0;
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...report, ok, invalidRows }, null, 2)}\n`);
   } else {
+    for (const r of invalidRows) process.stdout.write(`FAIL invalid row: ${r}\n`);
     for (const f of report.failures) process.stdout.write(`FAIL ${f.check}: ${f.message}\n`);
     for (const t of report.truncated)
       process.stdout.write(`note: record ${t.recordId} truncated: ${t.truncation}\n`);
@@ -28,10 +30,10 @@ export async function runCheck(opts: CheckCliOptions): Promise<void> {
         `  ${report.counts[c] === 0 ? "ok  " : "FAIL"} ${c}${report.counts[c] ? ` (${report.counts[c]})` : ""}`,
     );
     process.stdout.write(
-      `${report.records} record(s), ${report.samples} sample(s), ${report.truncated.length} truncated\n${lines.join("\n")}\n${report.ok ? "all checks passed" : "pre-flight FAILED"}\n`,
+      `${report.records} record(s), ${report.samples} sample(s), ${report.truncated.length} truncated${invalidRows.length ? `, ${invalidRows.length} invalid row(s)` : ""}\n${lines.join("\n")}\n${ok ? "all checks passed" : "pre-flight FAILED"}\n`,
     );
   }
-  if (!report.ok) process.exitCode = 1;
+  if (!ok) process.exitCode = 1;
 }
 
 export function register(parent: Command): void {

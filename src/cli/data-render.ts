@@ -44,6 +44,8 @@ export interface ResolvedTokenizeOptions {
   tokenizer: TextTokenizer;
   tokenizeOptions: TokenizeOptions;
   records: AsyncIterable<SftRecord>;
+  /** Rows the reader could not turn into records (`file:line: reason`), filled while reading. */
+  invalidRows: string[];
 }
 
 export async function resolveTokenizeOptions(opts: TokenizeCliOptions): Promise<ResolvedTokenizeOptions> {
@@ -76,8 +78,13 @@ export async function resolveTokenizeOptions(opts: TokenizeCliOptions): Promise<
     ...(opts.template !== undefined ? { template: opts.template } : {}),
     ...(opts.chatTemplate ? { chatTemplate: true } : {}),
   };
-  const records = readRecords(opts.in, { from: parseFormatName(opts.from, "--from") });
-  return { tokenizer, tokenizeOptions, records };
+  const invalidRows: string[] = [];
+  const records = readRecords(opts.in, {
+    from: parseFormatName(opts.from, "--from"),
+    skipInvalid: true,
+    onReject: (r) => invalidRows.push(`${r.file}:${r.line}: ${r.reason}`),
+  });
+  return { tokenizer, tokenizeOptions, records, invalidRows };
 }
 
 /** Truncation notes printed one by one before they are only counted. */
@@ -88,7 +95,7 @@ interface RenderCliOptions extends TokenizeCliOptions {
 }
 
 export async function runRender(opts: RenderCliOptions): Promise<void> {
-  const { tokenizer, tokenizeOptions, records } = await resolveTokenizeOptions(opts);
+  const { tokenizer, tokenizeOptions, records, invalidRows } = await resolveTokenizeOptions(opts);
   const rejected: string[] = [];
   let truncated = 0;
   async function* rows() {
@@ -108,11 +115,12 @@ export async function runRender(opts: RenderCliOptions): Promise<void> {
   }
   const { count } = await writeJsonl(opts.out, rows());
   if (truncated > SHOWN) process.stderr.write(`… ${truncated - SHOWN} more truncated\n`);
+  for (const r of invalidRows) process.stderr.write(`invalid row: ${r}\n`);
   for (const r of rejected) process.stderr.write(`rejected: ${r}\n`);
   process.stderr.write(
-    `rendered ${count} record(s) to ${opts.out}${truncated ? `, ${truncated} truncated` : ""}${rejected.length ? `, ${rejected.length} rejected (not written)` : ""}\n`,
+    `rendered ${count} record(s) to ${opts.out}${truncated ? `, ${truncated} truncated` : ""}${rejected.length ? `, ${rejected.length} rejected (not written)` : ""}${invalidRows.length ? `, ${invalidRows.length} invalid row(s) skipped` : ""}\n`,
   );
-  if (rejected.length > 0) process.exitCode = 1;
+  if (rejected.length > 0 || invalidRows.length > 0) process.exitCode = 1;
 }
 
 export function register(parent: Command): void {
@@ -127,7 +135,8 @@ export function register(parent: Command): void {
       "after",
       `
 Labels are aligned with input_ids; -100 marks tokens that are not trained.
-Records with nothing to train are listed on stderr, not written, and make the exit code 1.
+Invalid rows and records with nothing to train are listed on stderr, not written, and make
+the exit code 1.
 
 Examples:
   $ sft data render --tokenizer models/Qwen3-0.6B --in train.jsonl --out rendered.jsonl --chat-template
