@@ -46,3 +46,25 @@ export type { Tensor, TensorMap } from "./engine/tensor.js";
 export { isSftError, SftError } from "./errors.js";
 export type { LogEntry, TrainerState, TrainHooks, TrainResult, TrainRunResult } from "./train/index.js";
 export { resumeTraining, train } from "./train/index.js";
+export type {
+  CollatedBatch,
+  MaskPolicy,
+  PackedRow,
+  PreflightReport,
+  TextTokenizer,
+  TokenizedSample,
+  TokenizeOptions,
+} from "./tokenize/index.js";
+export {
+  collate,
+  createRenderer,
+  IGNORE_INDEX,
+  loadTokenizer,
+  packSamples,
+  preflight,
+  renderGenerationPrompt,
+  renderRecord,
+  SampleRejectedError,
+  tokenizeRecord,
+  tryTokenizeRecord,
+} from "./tokenize/index.js";
