@@ -1,5 +1,7 @@
 /** sftkit's library entry point: the same capabilities as the `sft` CLI, typed. */
 
+export type { EvalConfig, GenerationSettings, GeneratorConfig } from "./config/eval.js";
+export { evalConfigSchema, readEvalConfig, validateEvalConfig } from "./config/eval.js";
 export type { TrainConfig, TrainConfigInput } from "./config/train.js";
 export { resolveTrainConfig, trainConfigSchema, validateTrainConfig } from "./config/train.js";
 export type { ColumnMapping, FormatName } from "./data/formats/index.js";
@@ -44,6 +46,32 @@ export type { Param } from "./engine/params.js";
 export { adamwStep, OptimizerState } from "./engine/params.js";
 export type { Tensor, TensorMap } from "./engine/tensor.js";
 export { isSftError, SftError } from "./errors.js";
+export type { CheckerName, CheckerOptions, CheckResult } from "./eval/checkers/checkers.js";
+export { CHECKERS, runChecker } from "./eval/checkers/checkers.js";
+export type { FormatAnalysis, PerplexityScorer } from "./eval/format.js";
+export { analyzeFormats } from "./eval/format.js";
+export type {
+  GenerationRequest,
+  GeneratorContext,
+  GeneratorKind,
+  ResponseGenerator,
+} from "./eval/generators.js";
+export { BackendGenerator, PrecomputedGenerator, registerGeneratorKind } from "./eval/generators.js";
+export type { IfevalResult } from "./eval/ifeval/evaluate.js";
+export { evaluateIfeval, runIfevalFiles, scoreIfevalPrompt } from "./eval/ifeval/evaluate.js";
+export { INSTRUCTION_IDS } from "./eval/ifeval/instructions.js";
+export { detectLanguage } from "./eval/ifeval/language.js";
+export type { IfScoreParts } from "./eval/ifscore.js";
+export { IF_WEIGHTS, instructionFollowingScore } from "./eval/ifscore.js";
+export type { JudgeSummary } from "./eval/judge.js";
+export { judgePairs } from "./eval/judge.js";
+export { corpusBleu, sentenceBleu } from "./eval/metrics/bleu.js";
+export { chrf } from "./eval/metrics/chrf.js";
+export { renderReportHtml, writeReport } from "./eval/report/index.js";
+export type { EvalResult, RunEvalOptions, SampleResult, TaskResult } from "./eval/runner.js";
+export { registerPerplexityScorerFactory, runEvaluation, runEvaluationFile } from "./eval/runner.js";
+export type { EvalItem } from "./eval/suite.js";
+export { readSuite } from "./eval/suite.js";
 export type { LogEntry, TrainerState, TrainHooks, TrainResult, TrainRunResult } from "./train/index.js";
 export { resumeTraining, train } from "./train/index.js";
 export type {
