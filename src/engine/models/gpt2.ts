@@ -107,6 +107,8 @@ export const gpt2: ArchImpl = {
     return t;
   },
 
+  embeddingTensorKeys: ["wte", "wpe"],
+
   lmHeadKey(c) {
     return c.tieWordEmbeddings ? "wte" : "lm_head";
   },
@@ -219,7 +221,7 @@ export const gpt2: ArchImpl = {
     blockLinearForward(ctx, layer, "mlp.c_proj", a, xOut, a.h, true);
   },
 
-  blockBackward(ctx, layer, a, s, xIn, dres) {
+  blockBackward(ctx, layer, a, s, xIn, dres, needInputGrad) {
     const { k, config: c, N } = ctx;
     const C = c.hiddenSize;
     const t = layer.tensors;
@@ -247,18 +249,11 @@ export const gpt2: ArchImpl = {
     s.dv.fill(0);
     k.attentionBackward(s.dq, s.dk, s.dv, s.datt, a.q, a.k, a.v, a.att, a.lse, attentionShape(ctx));
     joinQkv(s.qkv, s.dq, s.dk, s.dv, N, C);
-    blockLinearBackward(ctx, layer, "attn.c_attn", a, s.dln, s.qkv, a.ln1, false);
-    k.layernormBackward(
-      dres,
-      t.ln_1.grad,
-      t["ln_1.bias"].grad,
-      s.dln,
-      xIn,
-      t.ln_1.data,
-      a.mean1,
-      a.rstd1,
-      N,
-      C,
-    );
+    // Below the first block only the embeddings could need d(ln_1); skip it when frozen.
+    const ln1 = t.ln_1;
+    const ln1b = t["ln_1.bias"];
+    const dln = needInputGrad || ln1.grad || ln1b.grad ? s.dln : null;
+    blockLinearBackward(ctx, layer, "attn.c_attn", a, dln, s.qkv, a.ln1, false);
+    if (dln) k.layernormBackward(dres, ln1.grad, ln1b.grad, dln, xIn, ln1.data, a.mean1, a.rstd1, N, C);
   },
 };

@@ -115,12 +115,13 @@ export function linearForward(
 
 /**
  * Backward of linearForward: dx (=|+=) dout W (+ LoRA path); dW, db, dA, dB += when the
- * tensor is trainable. `x` is the forward input; `saved` what forward kept.
+ * tensor is trainable. `x` is the forward input; `saved` what forward kept. dx null: the
+ * input gradient is not needed (nothing below is trainable) and is not computed.
  */
 export function linearBackward(
   k: Kernels,
   lin: Linear,
-  dx: FloatArray,
+  dx: FloatArray | null,
   dout: FloatArray,
   x: FloatArray,
   rows: number,
@@ -131,7 +132,7 @@ export function linearBackward(
 ): void {
   const { inF, outF } = lin;
   // dx = dout[rows, out] · W as op(b)[out, in]
-  matmulWeight(k, lin, dx, dout, rows, inF, outF, lin.layout === "in_out", accumulateDx);
+  if (dx) matmulWeight(k, lin, dx, dout, rows, inF, outF, lin.layout === "in_out", accumulateDx);
   const wGrad = lin.weight.grad;
   if (wGrad) {
     if (lin.layout === "out_in")
@@ -141,6 +142,7 @@ export function linearBackward(
   if (lin.bias?.grad) k.biasBackward(lin.bias.grad, dout, rows, outF);
   const lora = lin.lora;
   if (!lora || !saved) return;
+  if (!dx && !lora.A.grad && !lora.B.grad) return;
   const r = lora.r;
   const sc = scratch!;
   // dB[out, r] += dout^T · hidden (hidden already carries the scaling)
@@ -152,6 +154,7 @@ export function linearBackward(
   k.scale(dHidden, lora.scaling, rows * r);
   const input = saved.dropped ?? x;
   if (lora.A.grad) k.matmul(lora.A.grad, dHidden, input, r, inF, rows, { transA: true, accumulate: true });
+  if (!dx) return;
   if (lora.dropout > 0 && dropoutSeed !== null) {
     const dDropped = sc.dDropped.subarray(0, rows * inF);
     k.matmul(dDropped, dHidden, lora.A.data, rows, inF, r);

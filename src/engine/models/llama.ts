@@ -96,6 +96,8 @@ export const llama: ArchImpl = {
     return t;
   },
 
+  embeddingTensorKeys: ["embed"],
+
   lmHeadKey(c) {
     return c.tieWordEmbeddings ? "embed" : "lm_head";
   },
@@ -194,7 +196,7 @@ export const llama: ArchImpl = {
     blockLinearForward(ctx, layer, "down_proj", a, xOut, a.h, true);
   },
 
-  blockBackward(ctx, layer, a, s, xIn, dres) {
+  blockBackward(ctx, layer, a, s, xIn, dres, needInputGrad) {
     const { k, config: c, N } = ctx;
     const { C, H, KVH, D, I } = dims(c);
     const t = layer.tensors;
@@ -226,10 +228,12 @@ export const llama: ArchImpl = {
       dqIn = s.dqRaw;
       dkIn = s.dkRaw;
     }
-    blockLinearBackward(ctx, layer, "q_proj", a, s.dln, dqIn, a.ln1, false);
-    blockLinearBackward(ctx, layer, "k_proj", a, s.dln, dkIn, a.ln1, true);
-    blockLinearBackward(ctx, layer, "v_proj", a, s.dln, s.dv, a.ln1, true);
     const inorm = t.input_layernorm;
-    k.rmsnormBackward(dres, inorm.grad, s.dln, xIn, inorm.data, a.rstd1, N, C);
+    // Below the first block only the embedding could need d(ln1); skip it when frozen.
+    const dln = needInputGrad || inorm.grad ? s.dln : null;
+    blockLinearBackward(ctx, layer, "q_proj", a, dln, dqIn, a.ln1, false);
+    blockLinearBackward(ctx, layer, "k_proj", a, dln, dkIn, a.ln1, true);
+    blockLinearBackward(ctx, layer, "v_proj", a, dln, s.dv, a.ln1, true);
+    if (dln) k.rmsnormBackward(dres, inorm.grad, s.dln, xIn, inorm.data, a.rstd1, N, C);
   },
 };

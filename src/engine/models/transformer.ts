@@ -182,6 +182,11 @@ export class TransformerRuntime {
     return this.opts.kernels;
   }
 
+  /** Whether any embedding table (token or position) takes gradients. */
+  private get embeddingsTrainable(): boolean {
+    return this.arch.embeddingTensorKeys.some((key) => this.globals[key].grad !== null);
+  }
+
   // ---------------------------------------------------------------------------------------
   // Weights
 
@@ -567,9 +572,10 @@ export class TransformerRuntime {
         // Gradient checkpointing: rebuild this block's activations from its saved input.
         this.arch.blockForward(ctx, this.layers[l], acts, st.scratch, st.residuals[l], st.xRecompute);
       }
-      this.arch.blockBackward(ctx, this.layers[l], acts, st.scratch, st.residuals[l], dres);
+      const needInputGrad = l > 0 || this.embeddingsTrainable;
+      this.arch.blockBackward(ctx, this.layers[l], acts, st.scratch, st.residuals[l], dres, needInputGrad);
     }
-    this.arch.embedBackward(ctx, this.globals, dres, ids);
+    if (this.embeddingsTrainable) this.arch.embedBackward(ctx, this.globals, dres, ids);
   }
 
   /** Loss without gradients (evaluation: no dropout). */
@@ -678,7 +684,7 @@ export class TransformerRuntime {
   ): void {
     const st = this.state(batch.B, batch.T, true);
     const ctx = this.context(st, batch, dropoutSeed);
-    this.arch.blockBackward(ctx, this.layers[l], st.acts[0], st.scratch, xIn, dres);
+    this.arch.blockBackward(ctx, this.layers[l], st.acts[0], st.scratch, xIn, dres, true);
   }
 }
 

@@ -126,6 +126,8 @@ export interface ArchImpl {
   layerLinears(config: ModelConfig, layer: number): LinearDef[];
   layerTensors(config: ModelConfig, layer: number): TensorDef[];
   globalTensors(config: ModelConfig): TensorDef[];
+  /** Keys (in globalTensors) of the input embedding tables. */
+  embeddingTensorKeys: readonly string[];
   /** Key (in globalTensors) of the output projection; the embedding's key when tied. */
   lmHeadKey(config: ModelConfig): string;
   /** Saved activations of one block for N rows (LoRA tensors are added by the runtime). */
@@ -161,7 +163,11 @@ export interface ArchImpl {
     xIn: FloatArray,
     xOut: FloatArray,
   ): void;
-  /** dres holds d(xOut) on entry and d(xIn) on exit. */
+  /**
+   * dres holds d(xOut) on entry and d(xIn) on exit. With needInputGrad false (the first
+   * block when the embeddings are frozen) d(xIn) may be left incomplete: only parameter
+   * gradients are wanted.
+   */
   blockBackward(
     ctx: StepContext,
     layer: LayerParams,
@@ -169,6 +175,7 @@ export interface ArchImpl {
     scratch: Views,
     xIn: FloatArray,
     dres: FloatArray,
+    needInputGrad: boolean,
   ): void;
 }
 
@@ -214,7 +221,7 @@ export function blockLinearBackward(
   layer: LayerParams,
   key: string,
   acts: Views,
-  dx: FloatArray,
+  dx: FloatArray | null,
   dout: FloatArray,
   x: FloatArray,
   accumulateDx: boolean,
