@@ -8,7 +8,7 @@
  * RoPE is undone so q_proj/k_proj are in HF's "rotate half" layout (the GGUF writer
  * re-applies it).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { SftError } from "../../errors.js";
 import type { ModelConfig, RopeScaling } from "../config.js";
@@ -555,6 +555,7 @@ function ggufConfig(
   );
   const scalingType = metadata[key("rope.scaling.type")];
   const scalingFactor = metadata[key("rope.scaling.factor")];
+  const scalingOriginal = metadata[key("rope.scaling.original_context_length")];
   const tok = ggufTokenizerInfo(metadata);
   const qNorm = tensors.has("blk.0.attn_q_norm.weight");
   const qBias = tensors.has("blk.0.attn_q.bias");
@@ -574,7 +575,13 @@ function ggufConfig(
     ropeTheta: num("rope.freq_base", 10000),
     ropeScaling:
       typeof scalingType === "string" && scalingType !== "none" && typeof scalingFactor === "number"
-        ? { type: scalingType, factor: scalingFactor }
+        ? {
+            type: scalingType,
+            factor: scalingFactor,
+            ...(typeof scalingOriginal === "number"
+              ? { originalMaxPositionEmbeddings: scalingOriginal }
+              : {}),
+          }
         : null,
     tieWordEmbeddings: !tensors.has("output.weight"),
     attentionBias: qBias,
@@ -590,6 +597,63 @@ function ggufConfig(
         : null,
   };
   return { config, permutesQk: spec.permutesQk };
+}
+
+/**
+ * Llama 3.x GGUFs carry their RoPE scaling as per-frequency divisors (`rope_freqs.weight`)
+ * instead of HF's `rope_scaling` parameters. This finds the HF "llama3" parameters that
+ * produce exactly those divisors (HF's formula, the usual low/high frequency factors and
+ * context lengths), and fails loudly rather than running with the wrong frequencies.
+ */
+export function llama3ScalingFromRopeFreqs(
+  factors: Float32Array,
+  config: ModelConfig,
+  file: string,
+): RopeScaling {
+  const factor = Math.max(...factors);
+  const bands: [number, number][] = [
+    [1, 4],
+    [1, 2],
+    [2, 4],
+  ];
+  // Original context lengths are powers of two in every released model (8192 for Llama 3.x).
+  for (let original = 16; original <= 2 ** 22; original *= 2) {
+    for (const [low, high] of bands) {
+      const scaling: RopeScaling = {
+        type: "llama3",
+        factor,
+        lowFreqFactor: low,
+        highFreqFactor: high,
+        originalMaxPositionEmbeddings: original,
+      };
+      const want = llama3RopeDivisors(scaling, config.ropeTheta, config.headDim);
+      if (want.length === factors.length && want.every((w, i) => Math.abs(factors[i] - w) <= 1e-4 * w))
+        return scaling;
+    }
+  }
+  throw new SftError("rope_freqs.weight does not match Llama 3 RoPE scaling with any usual parameters", {
+    where: { file, field: "rope_freqs.weight" },
+    hint: "convert the original Hugging Face model directory instead of this GGUF",
+    code: "E_CHECKPOINT",
+  });
+}
+
+/** The per-frequency divisors llama.cpp stores as `rope_freqs.weight` for HF "llama3" RoPE scaling. */
+export function llama3RopeDivisors(scaling: RopeScaling, theta: number, headDim: number): Float32Array {
+  const low = scaling.lowFreqFactor ?? 1;
+  const high = scaling.highFreqFactor ?? 4;
+  const original = scaling.originalMaxPositionEmbeddings ?? 8192;
+  const out = new Float32Array(headDim / 2);
+  for (let i = 0; i < headDim / 2; i++) {
+    const wavelen = 2 * Math.PI * theta ** ((2 * i) / headDim);
+    if (wavelen < original / high) out[i] = 1;
+    else if (wavelen > original / low) out[i] = scaling.factor;
+    else {
+      const smooth = (original / wavelen - low) / (high - low);
+      out[i] = 1 / ((1 - smooth) / scaling.factor + smooth);
+    }
+  }
+  return out;
 }
 
 /** GGUF tensors (llama.cpp names and Q/K layout) → HF names and layout. */
@@ -705,6 +769,8 @@ function loadHfDir(dir: string): LoadedCheckpoint {
 function loadGgufCheckpoint(path: string): LoadedCheckpoint {
   const g = readGguf(path);
   const { config, permutesQk } = ggufConfig(g.metadata, g.tensors, path);
+  const ropeFreqs = g.tensors.get("rope_freqs.weight");
+  if (ropeFreqs) config.ropeScaling = llama3ScalingFromRopeFreqs(ropeFreqs.data, config, path);
   const hfTensors = ggufTensorsToHf(g.tensors, config, permutesQk);
   const tokenizer = ggufTokenizerInfo(g.metadata) ?? undefined;
   return {
@@ -743,6 +809,16 @@ export function saveHfModel(
     maxShardBytes: opts.maxShardBytes ?? 5e9,
     metadata: { format: "pt" },
   });
+  // A previous save into this directory may have used another shard count: its leftovers
+  // would shadow or contradict the new weights, so remove them.
+  for (const name of readdirSync(dir)) {
+    if (
+      /^model(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?$/.test(name) &&
+      !files.includes(join(dir, name))
+    ) {
+      rmSync(join(dir, name), { force: true });
+    }
+  }
   const configPath = join(dir, "config.json");
   const json = toHfConfig(config, TORCH_DTYPE[dtype]);
   writeAtomically(configPath, (w) => w.write(Buffer.from(`${JSON.stringify(json, null, 2)}\n`, "utf8")));
@@ -810,9 +886,21 @@ export function saveGgufModel(
     "llama.rope.freq_base": f32(config.ropeTheta),
     "llama.attention.layer_norm_rms_epsilon": f32(config.normEps),
   };
-  if (config.ropeScaling) {
-    metadata["llama.rope.scaling.type"] = config.ropeScaling.type;
-    metadata["llama.rope.scaling.factor"] = f32(config.ropeScaling.factor);
+  const scaling = config.ropeScaling;
+  if (scaling?.type === "llama3") {
+    // llama.cpp has no "llama3" scaling type: it reads per-frequency divisors instead.
+    const divisors = llama3RopeDivisors(scaling, config.ropeTheta, config.headDim);
+    out.push({
+      name: "rope_freqs.weight",
+      tensor: { shape: [divisors.length], data: divisors },
+      type: "F32",
+    });
+  } else if (scaling) {
+    metadata["llama.rope.scaling.type"] = scaling.type;
+    metadata["llama.rope.scaling.factor"] = f32(scaling.factor);
+    if (scaling.originalMaxPositionEmbeddings !== undefined) {
+      metadata["llama.rope.scaling.original_context_length"] = u32(scaling.originalMaxPositionEmbeddings);
+    }
   }
   const tok = opts.tokenizer;
   if (tok) {

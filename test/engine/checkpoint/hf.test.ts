@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, test } from "node:test";
@@ -254,6 +254,10 @@ test("saveHfModel → loadCheckpoint round trips llama, qwen2, qwen3 and gpt2, s
     const sharded = loadCheckpoint(shardedDir);
     assert.equal(JSON.parse(readFileSync(join(shardedDir, "config.json"), "utf8")).torch_dtype, "bfloat16");
     assertSameTensors(tensors, sharded.tensors, 2 ** -8);
+    // Saving again unsharded into the same directory leaves no stale shards or index behind.
+    saveHfModel(shardedDir, config, tensors);
+    assert.deepEqual(readdirSync(shardedDir).sort(), ["config.json", "model.safetensors"]);
+    assertSameTensors(tensors, loadCheckpoint(shardedDir).tensors);
   });
 });
 
@@ -435,4 +439,80 @@ test("GGUF files of an unsupported architecture or with a missing tensor fail na
       .split("\n")[0],
     `${partial}: model.layers.1.mlp.gate_proj.weight: missing tensor (expected shape [96, 64])`,
   );
+});
+
+test("Llama 3 GGUFs: rope_freqs.weight is turned back into HF llama3 rope_scaling, or fails loudly", () => {
+  const config = parseHfConfig(
+    { ...tinyLlama, hidden_size: 256, num_attention_heads: 4, intermediate_size: 32, rope_scaling: null },
+    "x",
+  );
+  // HF's llama3 frequencies, in the inverse-frequency domain: scaled = inv / factor below the
+  // low-frequency wavelength, unchanged above the high one, interpolated in between.
+  const d = config.headDim;
+  const [factor, low, high, original] = [8, 1, 4, 32];
+  const divisors = new Float32Array(d / 2);
+  for (let i = 0; i < d / 2; i++) {
+    const inv = 1 / config.ropeTheta ** ((2 * i) / d);
+    const wavelen = (2 * Math.PI) / inv;
+    let scaled = wavelen > original / low ? inv / factor : inv;
+    if (!(wavelen < original / high) && !(wavelen > original / low)) {
+      const smooth = (original / wavelen - low) / (high - low);
+      scaled = ((1 - smooth) * scaled) / factor + smooth * scaled;
+    }
+    divisors[i] = inv / scaled;
+  }
+  assert.ok(
+    divisors.some((v) => v > 1 && v < 8),
+    "the test must cover the interpolated band",
+  );
+  const tensors = randomTensors(config, 12);
+  const p = join(dir, "llama3.gguf");
+  saveGgufModel(p, config, tensors, { type: "F32" });
+  const g = readGguf(p);
+  const withFreqs = join(dir, "llama3-freqs.gguf");
+  const list = [...g.tensors].map(([name, tensor]) => ({ name, tensor, type: "F32" as const }));
+  writeGguf(withFreqs, {
+    metadata: g.metadata,
+    tensors: [
+      ...list,
+      { name: "rope_freqs.weight", tensor: { shape: [d / 2], data: divisors }, type: "F32" },
+    ],
+  });
+  assert.deepEqual(loadCheckpoint(withFreqs).config.ropeScaling, {
+    type: "llama3",
+    factor: 8,
+    lowFreqFactor: 1,
+    highFreqFactor: 4,
+    originalMaxPositionEmbeddings: 32,
+  });
+  const odd = join(dir, "odd-freqs.gguf");
+  writeGguf(odd, {
+    metadata: g.metadata,
+    tensors: [
+      ...list,
+      {
+        name: "rope_freqs.weight",
+        tensor: { shape: [d / 2], data: divisors.map((v, i) => v + i * 0.01) },
+        type: "F32",
+      },
+    ],
+  });
+  assert.equal(
+    errorOf(() => loadCheckpoint(odd))
+      .format()
+      .split("\n")[0],
+    `${odd}: rope_freqs.weight: rope_freqs.weight does not match Llama 3 RoPE scaling with any usual parameters`,
+  );
+});
+
+test("saveGgufModel writes llama3 rope scaling as rope_freqs.weight, and it loads back as the same rope_scaling", () => {
+  const config = parseHfConfig(
+    { ...tinyLlama, hidden_size: 256, num_attention_heads: 4, intermediate_size: 32 },
+    "x",
+  );
+  assert.equal(config.ropeScaling?.type, "llama3");
+  const p = join(dir, "llama3-save.gguf");
+  saveGgufModel(p, config, randomTensors(config, 13), { type: "F32" });
+  assert.deepEqual(readGguf(p).tensors.get("rope_freqs.weight")?.shape, [config.headDim / 2]);
+  assert.deepEqual(loadCheckpoint(p).config.ropeScaling, config.ropeScaling);
 });
