@@ -219,6 +219,12 @@ const ASKS = [
   "Summarise the key facts about {s} in a short paragraph.",
   "Give a worked example that uses {s} to solve a practical problem.",
 ];
+const WORDS = (
+  "apple river engine velvet quantum harbor lantern marble orbit pepper cactus violin glacier tunnel meadow " +
+  "falcon copper saddle thunder pixel canyon walnut ember compass juniper magnet oyster prism quartz rubber " +
+  "sapphire timber umbrella vortex whisker yeast zephyr anchor bamboo cobalt dolphin eclipse fossil granite " +
+  "hammock igloo jigsaw kettle lagoon mosaic nectar opal pebble quiver ribbon saffron tulip"
+).split(" ");
 const ZH_SUBJECTS = [
   "光合作用",
   "复利",
@@ -260,7 +266,11 @@ export function defaultAnswer(body: ChatRequestBody, choice: number): string | S
     return pick(ASKS, 3).replace("{s}", topic ? `${pick(SUBJECTS, 7)} in ${topic}` : pick(SUBJECTS, 7));
   }
   if (/Come up with a new task|想出一个新的任务/.test(all)) {
-    return `Instruction: ${pick(ASKS, 3).replace("{s}", `${pick(SUBJECTS, 7)} (variant ${h % 97})`)}\nInput: <noinput>`;
+    // five content words drawn from the request hash: different requests → different tasks
+    const words = Array.from({ length: 5 }, (_, i) => WORDS[hashInt(`${all}#${choice}#${i}`) % WORDS.length]);
+    if (zh)
+      return `Instruction: 请用${words.slice(0, 3).join("、")}写一段关于${words[3]}的说明\nInput: <noinput>`;
+    return `Instruction: Describe ${words[0]} ${words[1]} with ${words[2]} near the ${words[3]} ${words[4]}.\nInput: <noinput>`;
   }
   if (/in different words|用不同的措辞/.test(all)) {
     const original = /<<<([\s\S]*?)>>>/.exec(user)?.[1] ?? user;

@@ -54,6 +54,11 @@ export class Deduplicator {
   private readonly rougeIds: string[] = [];
   readonly stats: DedupStats = { rows: 0, kept: 0, exact: 0, near: 0, rouge: 0 };
 
+  /** Fixes the ROUGE-L token order from sample records (see RougeFilter.learnOrder); call before the first check. */
+  learnOrder(sample: readonly SftRecord[]): void {
+    this.rouge?.learnOrder(sample.map((r) => tokenize(instructionOf(r))));
+  }
+
   constructor(private readonly config: DedupConfig) {
     if (config.near) {
       this.lsh = new MinHashLsh(config.near_threshold, {
@@ -117,11 +122,33 @@ export class Deduplicator {
   }
 }
 
-/** Streams decisions for every input row, in input order. */
+/**
+ * Streams decisions for every input row, in input order. The first `warmup` rows are read
+ * ahead to learn the token order of the ROUGE-L index (memory: those rows only).
+ */
 export async function* dedupRecords(
   records: AsyncIterable<SftRecord> | Iterable<SftRecord>,
   config: DedupConfig,
+  opts: { warmup?: number } = {},
 ): AsyncGenerator<DedupDecision> {
   const d = new Deduplicator(config);
-  for await (const r of records) yield d.check(r);
+  const warmup = opts.warmup ?? 10_000;
+  const head: SftRecord[] = [];
+  let learned = false;
+  for await (const r of records) {
+    if (!learned) {
+      head.push(r);
+      if (head.length < warmup) continue;
+      d.learnOrder(head);
+      learned = true;
+      for (const h of head) yield d.check(h);
+      head.length = 0;
+      continue;
+    }
+    yield d.check(r);
+  }
+  if (!learned) {
+    d.learnOrder(head);
+    for (const h of head) yield d.check(h);
+  }
 }
