@@ -32,7 +32,7 @@ export async function* readCsv(file: string, opts: ReadRowsOptions): AsyncGenera
       problem = decoded.invalidUtf8;
       rawLines.length = 0;
     } else {
-      problem ??= decoded.invalidUtf8;
+      problem ??= decoded.invalidUtf8?.replace("of the line", `of line ${line}`);
       field += "\n";
     }
     rawLines.push(text);

@@ -33,7 +33,9 @@ export async function* readJsonArray(file: string, opts: ReadRowsOptions): Async
   for await (const { bytes, line } of readByteLines(file)) {
     lastLine = line;
     const { text, invalidUtf8 } = decodeLine(bytes, line);
-    if (invalidUtf8 && state === "element") elementUtf8Problem ??= invalidUtf8;
+    // On a continuation line of an element, say which line the bad byte is on.
+    if (invalidUtf8 && state === "element")
+      elementUtf8Problem ??= invalidUtf8.replace("of the line", `of line ${line}`);
     let segmentStart = 0;
     let i = 0;
     const n = text.length;

@@ -179,3 +179,41 @@ test("an empty dataset is written as a valid empty file of every type", async ()
     assert.deepEqual(await collect(path), [], ext);
   }
 });
+
+test("invalid UTF-8 inside a JSON array element or a CSV record rejects just that row", async () => {
+  const dir = tmp();
+  const json = join(dir, "a.json");
+  writeFileSync(
+    json,
+    Buffer.concat([
+      Buffer.from('[\n  {"a": 1},\n  {\n    "a": "x'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"\n  },\n  {"a": 3}\n]\n'),
+    ]),
+  );
+  const rejects: Reject[] = [];
+  const rows = await collect(json, { onReject: (r: Reject) => rejects.push(r) });
+  assert.deepEqual(rows, [
+    { row: { a: 1 }, line: 2 },
+    { row: { a: 3 }, line: 6 },
+  ]);
+  assert.deepEqual(
+    rejects.map((r) => r.error.format()),
+    [`${json}:3: invalid UTF-8 (byte 0xc3 at byte 12 of line 4)`],
+  );
+  const csv = join(dir, "a.csv");
+  writeFileSync(
+    csv,
+    Buffer.concat([Buffer.from('text\n"ok"\n"multi\nline '), Buffer.from([0xff]), Buffer.from('"\nfine\n')]),
+  );
+  const csvRejects: Reject[] = [];
+  const csvRows = await collect(csv, { onReject: (r: Reject) => csvRejects.push(r) });
+  assert.deepEqual(csvRows, [
+    { row: { text: "ok" }, line: 2 },
+    { row: { text: "fine" }, line: 5 },
+  ]);
+  assert.deepEqual(
+    csvRejects.map((r) => r.error.format()),
+    [`${csv}:3: invalid UTF-8 (byte 0xff at byte 6 of line 4)`],
+  );
+});
