@@ -5,6 +5,8 @@
  * command module that owns its own subcommands.)
  */
 import type { Command } from "commander";
+import { register as benchGenerate } from "./bench-generate.js";
+import { register as benchTrain } from "./bench-train.js";
 import { register as dataAugment } from "./data-augment.js";
 import { register as dataBalance } from "./data-balance.js";
 import { register as dataBuild } from "./data-build.js";
@@ -18,13 +20,13 @@ import { register as dataRender } from "./data-render.js";
 import { register as dataStats } from "./data-stats.js";
 import { register as dataValidate } from "./data-validate.js";
 import { register as evalCommand } from "./eval.js";
+import { register as generate } from "./generate.js";
 import { register as grads } from "./grads.js";
 import { register as train } from "./train.js";
-import { register as benchTrain } from "./bench-train.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [grads, train, evalCommand];
+export const COMMANDS: RegisterCommand[] = [grads, train, generate, evalCommand];
 
 export const DATA_COMMANDS: RegisterCommand[] = [
   dataBuild,
@@ -41,4 +43,4 @@ export const DATA_COMMANDS: RegisterCommand[] = [
   dataCheck,
 ];
 
-export const BENCH_COMMANDS: RegisterCommand[] = [benchTrain];
+export const BENCH_COMMANDS: RegisterCommand[] = [benchTrain, benchGenerate];

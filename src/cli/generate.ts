@@ -1,0 +1,124 @@
+/** `sft generate`: responses from a local model (base, base + adapter, or merged) for one prompt or a JSONL file. */
+import type { Command } from "commander";
+import { readRecords, writeJsonl } from "../data/io/index.js";
+import { SftError } from "../errors.js";
+import { type GenerationInput, LocalLanguageModel, type TextGenerationOptions } from "../generate/index.js";
+
+interface GenerateFlags {
+  model: string;
+  adapter?: string;
+  tokenizer?: string;
+  prompt?: string;
+  in?: string;
+  out?: string;
+  template?: string;
+  chatTemplate?: boolean;
+  system?: string;
+  raw?: boolean;
+  maxNewTokens: string;
+  temperature: string;
+  topK: string;
+  topP: string;
+  repetitionPenalty: string;
+  stop?: string[];
+  seed: string;
+  batchSize: string;
+}
+
+function num(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n))
+    throw new SftError(`${flag} must be a number, got "${value}"`, { where: { field: flag } });
+  return n;
+}
+
+export function generationOptionsFromFlags(f: GenerateFlags): TextGenerationOptions {
+  return {
+    maxNewTokens: num(f.maxNewTokens, "--max-new-tokens"),
+    temperature: num(f.temperature, "--temperature"),
+    topK: num(f.topK, "--top-k"),
+    topP: num(f.topP, "--top-p"),
+    repetitionPenalty: num(f.repetitionPenalty, "--repetition-penalty"),
+    seed: num(f.seed, "--seed"),
+    maxBatchSize: num(f.batchSize, "--batch-size"),
+    ...(f.stop ? { stop: f.stop } : {}),
+    ...(f.raw ? { raw: true } : {}),
+  };
+}
+
+export function register(parent: Command): void {
+  parent
+    .command("generate")
+    .description("generate responses with a local model (base, base + adapter, or merged)")
+    .requiredOption("--model <path>", "HF model directory, .gguf file, or config.json")
+    .option("--adapter <dir>", "PEFT LoRA adapter directory applied on top of --model")
+    .option("--tokenizer <path>", "tokenizer directory or .gguf (default: the model's)")
+    .option("--prompt <text>", "one prompt")
+    .option("--in <file>", "dataset file (any supported format): one response per record")
+    .option("--out <file>", "write {id, prompt, response} JSONL here (default: print)")
+    .option("--template <name>", "prompt template (alpaca, chinese, simple, … or a template file)")
+    .option("--chat-template", "use the tokenizer's Jinja chat template")
+    .option("--system <text>", "system prompt")
+    .option("--raw", "feed the prompt as plain text (no template): continuation")
+    .option("--max-new-tokens <n>", "maximum new tokens", "128")
+    .option("--temperature <t>", "0 = greedy", "0")
+    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", "0")
+    .option("--top-p <p>", "nucleus sampling mass (1 = off)", "1")
+    .option("--repetition-penalty <x>", "> 1 discourages repeats (1 = off)", "1")
+    .option("--stop <string...>", "stop strings")
+    .option("--seed <n>", "sampling seed", "0")
+    .option("--batch-size <n>", "prompts decoded together", "8")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ sft generate --model assets/models/stories260K --raw --prompt "Once upon a time"
+  $ sft generate --model base/ --adapter runs/lora/adapter --in eval.jsonl --out answers.jsonl --template alpaca`,
+    )
+    .action(async (f: GenerateFlags) => {
+      if (f.prompt === undefined && !f.in) {
+        throw new SftError("nothing to generate from", {
+          where: { field: "--prompt" },
+          hint: "pass --prompt TEXT or --in FILE",
+        });
+      }
+      const lm = await LocalLanguageModel.load({
+        model: f.model,
+        ...(f.adapter ? { adapter: f.adapter } : {}),
+        ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}),
+        ...(f.template ? { template: f.template } : {}),
+        ...(f.chatTemplate ? { chatTemplate: true } : {}),
+      });
+      const opts = generationOptionsFromFlags(f);
+      const inputs: { id: string; input: GenerationInput }[] = [];
+      if (f.prompt !== undefined)
+        inputs.push({ id: "prompt", input: { prompt: f.prompt, ...(f.system ? { system: f.system } : {}) } });
+      if (f.in) {
+        for await (const r of readRecords(f.in)) {
+          inputs.push({
+            id: r.id,
+            input: { messages: r.messages, ...(f.system ? { system: f.system } : {}) },
+          });
+        }
+      }
+      const outputs = await lm.generate(
+        inputs.map((i) => i.input),
+        opts,
+      );
+      const rows = inputs.map((i, k) => ({
+        id: i.id,
+        prompt: i.input.prompt ?? i.input.messages?.filter((m) => m.role === "user").at(-1)?.content ?? "",
+        response: outputs[k].text,
+        finish_reason: outputs[k].finishReason,
+        completion_tokens: outputs[k].completionTokens,
+      }));
+      if (f.out) {
+        await writeJsonl(f.out, rows);
+        process.stderr.write(`wrote ${rows.length} responses to ${f.out}\n`);
+      } else if (rows.length === 1 && f.prompt !== undefined) {
+        process.stdout.write(`${rows[0].response}\n`);
+      } else {
+        for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+      }
+    });
+}
