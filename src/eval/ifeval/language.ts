@@ -3,8 +3,8 @@
  * the "in English" part of the change_case rules.
  *
  * How it decides:
- * 1. Letters are counted per writing system (Unicode script; a Han, kana or Hangul
- *    character counts three times, being closer to a word than to a letter). The script holding most
+ * 1. Letters are counted per writing system (Unicode script), URLs and e-mail addresses
+ *    left out. The script holding most
  *    letters decides alone when only one language in our set uses it (Thai, Korean,
  *    Hebrew, Greek, Bengali, Gujarati, Gurmukhi, Tamil, Telugu, Kannada, Malayalam…).
  * 2. Han with any kana is Japanese; Han without kana is Chinese (`zh-cn`, or `zh-tw` when
@@ -191,12 +191,17 @@ function stopwordScores(tokens: string[], profiles: Record<string, Set<string>>)
 
 function latinLanguage(text: string): string {
   const lower = text.toLowerCase();
-  const scores = stopwordScores(words(lower), LATIN_STOPWORDS);
+  const tokens = words(lower);
+  const scores = stopwordScores(tokens, LATIN_STOPWORDS);
   for (const [lang, re] of LATIN_MARKERS) scores[lang] += 2 * countOf(lower, re);
   // German umlauts are shared with Finnish/Swedish; count them only as a weak hint
   scores.de += 0.5 * countOf(lower, /[äöü]/g);
   scores.fi += 0.5 * countOf(lower, /[äö]/g) * (/(?:aa|ee|ii|uu|yy|ää|öö)/.test(lower) ? 1 : 0);
-  return best(scores, "en");
+  // English is the default: another language needs some evidence of its own ("a", "to",
+  // "do" are words in several languages, so two shared words must not outvote English)
+  const english = scores.en;
+  const guess = best(scores, "en");
+  return guess !== "en" && scores[guess] >= 2 && scores[guess] > english ? guess : "en";
 }
 
 function cyrillicLanguage(text: string): string {
@@ -233,15 +238,13 @@ function hanLanguage(text: string): string {
 
 /** ISO 639-1 code of the language of `text`, or null when it has no letters. */
 export function detectLanguage(text: string): string | null {
+  text = text.replace(/\b(?:https?:\/\/|www\.)\S+|\S+@\S+\.\w+/gi, " ");
   const counts = new Map<Script, number>();
   for (const ch of text) {
     if (!/\p{L}|\p{M}/u.test(ch)) continue;
     for (const [script, re] of SCRIPT_RANGES) {
       if (re.test(ch)) {
-        // a Han, kana or Hangul character carries about as much as a short word does in an
-        // alphabet, so it weighs more when deciding which writing system dominates
-        const weight = script === "han" || script === "kana" || script === "hangul" ? 3 : 1;
-        counts.set(script, (counts.get(script) ?? 0) + weight);
+        counts.set(script, (counts.get(script) ?? 0) + 1);
         break;
       }
     }
