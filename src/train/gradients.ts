@@ -49,7 +49,6 @@ export function nonFiniteError(ctx: NonFiniteContext): SftError {
     ctx.recordIds.slice(0, 20).join(", ") +
     (ctx.recordIds.length > 20 ? `, … (${ctx.recordIds.length} in all)` : "");
   return new SftError(`training stopped at step ${ctx.step}: the ${ctx.what} is ${ctx.value} (not finite)`, {
-    where: { field: `step ${ctx.step}` },
     hint:
       `the batch held records: ${ids}. Lower learning_rate, set max_grad_norm (e.g. 1.0), add warmup, ` +
       "or inspect those records (`sft data inspect`); resume from the last checkpoint with `sft train --resume DIR`",

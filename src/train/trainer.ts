@@ -279,126 +279,138 @@ export async function runTrainingLoop(setup: LoopSetup): Promise<TrainResult> {
     writeState();
   }
 
-  const windows = accumulationWindows((e) => data.planEpoch(e), config.gradient_accumulation_steps, position);
-  while (state.global_step < totalSteps) {
-    const next = windows.next();
-    if (next.done) break;
-    const { batches, epoch } = next.value;
-    const step = state.global_step + 1;
-    const trained = batches.reduce((n, b) => n + b.trainedTokens, 0);
-    const recordIds = () => batches.flatMap((b) => b.recordIds);
-    store.zeroGrad();
-    let lossSum = 0;
-    batches.forEach((batch, micro) => {
-      lossSum += model.forwardBackward(batch, {
-        lossDenominator: Math.max(1, trained),
-        dropoutSeed:
-          config.finetuning_type === "lora" ? streamSeed(config.seed, "lora-dropout", step, micro) : null,
-        neftune:
-          config.neftune_noise_alpha !== undefined
-            ? { alpha: config.neftune_noise_alpha, seed: streamSeed(config.seed, "neftune", step, micro) }
-            : null,
-      });
-    });
-    const loss = lossSum / Math.max(1, trained);
-    assertFinite({ step, what: "loss", value: loss, recordIds: recordIds() });
-    const { norm } = clipGradNorm([store.trainableGrad], config.max_grad_norm, (x, n) =>
-      kernels.sumSquares(x, n),
+  // a failure (non-finite loss, a bad batch) still leaves the metrics and state written so far
+  try {
+    const windows = accumulationWindows(
+      (e) => data.planEpoch(e),
+      config.gradient_accumulation_steps,
+      position,
     );
-    assertFinite({ step, what: "gradient norm", value: norm, recordIds: recordIds() });
-    const lr = learningRateAt(schedule, step - 1);
-    adamwStep(kernels, optimizer, {
-      lr,
-      beta1: config.adam_beta1,
-      beta2: config.adam_beta2,
-      eps: config.adam_epsilon,
-      weightDecay: config.weight_decay,
-    });
-
-    position = next.value.next;
-    state.global_step = step;
-    state.epoch = epoch + position.microBatch / Math.max(1, data.microBatchesPerEpoch);
-    if (position.microBatch === 0) state.epoch = position.epoch;
-    state.sft.epoch = position.epoch;
-    state.sft.microBatch = position.microBatch;
-    state.sft.trainedTokens += trained;
-    stepsThisProcess += 1;
-    windowLossSum += lossSum;
-    windowTokens += trained;
-    windowRealTokens += batches.reduce((n, b) => n + b.realTokens, 0);
-
-    const elapsed = elapsedBefore + (Date.now() - started) / 1000;
-    state.sft.elapsedSeconds = elapsed;
-    const isLogStep = step % config.logging_steps === 0 || step === totalSteps || step === 1;
-    const seconds = (Date.now() - windowStart) / 1000;
-    const tokensPerSecond = seconds > 0 ? windowRealTokens / seconds : undefined;
-    let shownLoss = loss;
-    if (isLogStep) {
-      const meanLoss = windowLossSum / Math.max(1, windowTokens);
-      shownLoss = meanLoss;
-      firstLoss ??= meanLoss;
-      finalLoss = meanLoss;
-      log({
-        step,
-        epoch: round4(state.epoch),
-        loss: meanLoss,
-        learning_rate: lr,
-        grad_norm: norm,
-        tokens_per_second: tokensPerSecond,
+    while (state.global_step < totalSteps) {
+      const next = windows.next();
+      if (next.done) break;
+      const { batches, epoch } = next.value;
+      const step = state.global_step + 1;
+      const trained = batches.reduce((n, b) => n + b.trainedTokens, 0);
+      const recordIds = () => batches.flatMap((b) => b.recordIds);
+      store.zeroGrad();
+      let lossSum = 0;
+      batches.forEach((batch, micro) => {
+        lossSum += model.forwardBackward(batch, {
+          lossDenominator: Math.max(1, trained),
+          dropoutSeed:
+            config.finetuning_type === "lora" ? streamSeed(config.seed, "lora-dropout", step, micro) : null,
+          neftune:
+            config.neftune_noise_alpha !== undefined
+              ? { alpha: config.neftune_noise_alpha, seed: streamSeed(config.seed, "neftune", step, micro) }
+              : null,
+        });
       });
-      windowLossSum = 0;
-      windowTokens = 0;
-      windowRealTokens = 0;
-      windowStart = Date.now();
-    }
-    progress.update(
-      {
-        step,
-        totalSteps,
-        epoch: state.epoch,
-        loss: shownLoss,
-        learningRate: lr,
-        tokensPerSecond,
-        elapsedSeconds: (Date.now() - started) / 1000,
-        stepsThisProcess,
-      },
-      isLogStep,
-    );
-
-    // evaluate, track the best, stop early
-    const evalDue = hasEval && config.eval_steps > 0 && step % config.eval_steps === 0;
-    let improved = false;
-    if (evalDue) {
-      const evalLoss = evaluate();
-      lastEvalStep = step;
-      improved = state.best_metric === null || evalLoss < state.best_metric - config.early_stopping_threshold;
-      if (improved) {
-        state.best_metric = evalLoss;
-        state.best_model_checkpoint = checkpointDir(runDir, step);
-        state.sft.evalsWithoutImprovement = 0;
-      } else {
-        state.sft.evalsWithoutImprovement += 1;
-      }
-      if (
-        config.early_stopping_patience !== undefined &&
-        state.sft.evalsWithoutImprovement >= config.early_stopping_patience
-      ) {
-        stoppedEarly = true;
-      }
-    }
-    const saveDue =
-      (config.save_steps > 0 && step % config.save_steps === 0) ||
-      (improved && config.load_best_model_at_end);
-    if (saveDue || stoppedEarly || step === totalSteps) {
-      await saveCheckpoint();
-      lastSavedStep = step;
-    } else if (isLogStep) writeState();
-    if (stoppedEarly) {
-      progress.message(
-        `early stopping at step ${step}: eval loss did not improve for ${config.early_stopping_patience} evaluations`,
+      const loss = lossSum / Math.max(1, trained);
+      assertFinite({ step, what: "loss", value: loss, recordIds: recordIds() });
+      const { norm } = clipGradNorm([store.trainableGrad], config.max_grad_norm, (x, n) =>
+        kernels.sumSquares(x, n),
       );
-      break;
+      assertFinite({ step, what: "gradient norm", value: norm, recordIds: recordIds() });
+      const lr = learningRateAt(schedule, step - 1);
+      adamwStep(kernels, optimizer, {
+        lr,
+        beta1: config.adam_beta1,
+        beta2: config.adam_beta2,
+        eps: config.adam_epsilon,
+        weightDecay: config.weight_decay,
+      });
+
+      position = next.value.next;
+      state.global_step = step;
+      state.epoch = epoch + position.microBatch / Math.max(1, data.microBatchesPerEpoch);
+      if (position.microBatch === 0) state.epoch = position.epoch;
+      state.sft.epoch = position.epoch;
+      state.sft.microBatch = position.microBatch;
+      state.sft.trainedTokens += trained;
+      stepsThisProcess += 1;
+      windowLossSum += lossSum;
+      windowTokens += trained;
+      windowRealTokens += batches.reduce((n, b) => n + b.realTokens, 0);
+
+      const elapsed = elapsedBefore + (Date.now() - started) / 1000;
+      state.sft.elapsedSeconds = elapsed;
+      const isLogStep = step % config.logging_steps === 0 || step === totalSteps || step === 1;
+      const seconds = (Date.now() - windowStart) / 1000;
+      const tokensPerSecond = seconds > 0 ? windowRealTokens / seconds : undefined;
+      let shownLoss = loss;
+      if (isLogStep) {
+        const meanLoss = windowLossSum / Math.max(1, windowTokens);
+        shownLoss = meanLoss;
+        firstLoss ??= meanLoss;
+        finalLoss = meanLoss;
+        log({
+          step,
+          epoch: round4(state.epoch),
+          loss: meanLoss,
+          learning_rate: lr,
+          grad_norm: norm,
+          tokens_per_second: tokensPerSecond,
+        });
+        windowLossSum = 0;
+        windowTokens = 0;
+        windowRealTokens = 0;
+        windowStart = Date.now();
+      }
+      progress.update(
+        {
+          step,
+          totalSteps,
+          epoch: state.epoch,
+          loss: shownLoss,
+          learningRate: lr,
+          tokensPerSecond,
+          elapsedSeconds: (Date.now() - started) / 1000,
+          stepsThisProcess,
+        },
+        isLogStep,
+      );
+
+      // evaluate, track the best, stop early
+      const evalDue = hasEval && config.eval_steps > 0 && step % config.eval_steps === 0;
+      let improved = false;
+      if (evalDue) {
+        const evalLoss = evaluate();
+        lastEvalStep = step;
+        improved =
+          state.best_metric === null || evalLoss < state.best_metric - config.early_stopping_threshold;
+        if (improved) {
+          state.best_metric = evalLoss;
+          state.best_model_checkpoint = checkpointDir(runDir, step);
+          state.sft.evalsWithoutImprovement = 0;
+        } else {
+          state.sft.evalsWithoutImprovement += 1;
+        }
+        if (
+          config.early_stopping_patience !== undefined &&
+          state.sft.evalsWithoutImprovement >= config.early_stopping_patience
+        ) {
+          stoppedEarly = true;
+        }
+      }
+      const saveDue =
+        (config.save_steps > 0 && step % config.save_steps === 0) ||
+        (improved && config.load_best_model_at_end);
+      if (saveDue || stoppedEarly || step === totalSteps) {
+        await saveCheckpoint();
+        lastSavedStep = step;
+      } else if (isLogStep) writeState();
+      if (stoppedEarly) {
+        progress.message(
+          `early stopping at step ${step}: eval loss did not improve for ${config.early_stopping_patience} evaluations`,
+        );
+        break;
+      }
     }
+  } catch (e) {
+    writeState();
+    metrics.close();
+    throw e;
   }
 
   // ---- finish ----
