@@ -73,13 +73,22 @@ export function floatToBf16(x: number): number {
 export function decodeF16(bytes: Uint8Array, out: Float32Array): void {
   const table = getHalfTable();
   const n = out.length;
-  for (let i = 0; i < n; i++) out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
+  const halves = u16View(bytes, n);
+  if (halves) for (let i = 0; i < n; i++) out[i] = table[halves[i]];
+  else for (let i = 0; i < n; i++) out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
+}
+
+/** A Uint16Array over the bytes when they are 2-byte aligned (no copy), else null. */
+function u16View(bytes: Uint8Array, n: number): Uint16Array | null {
+  return bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, n) : null;
 }
 
 export function decodeBF16(bytes: Uint8Array, out: Float32Array): void {
   const n = out.length;
   const dst = new Uint32Array(out.buffer, out.byteOffset, n);
-  for (let i = 0; i < n; i++) dst[i] = (bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16;
+  const halves = u16View(bytes, n);
+  if (halves) for (let i = 0; i < n; i++) dst[i] = halves[i] << 16;
+  else for (let i = 0; i < n; i++) dst[i] = (bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16;
 }
 
 export function encodeF16(src: Float32Array, out: Uint8Array): void {

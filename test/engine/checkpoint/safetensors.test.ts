@@ -258,3 +258,23 @@ test("the shared stories260K safetensors (written elsewhere) reads with the expe
   assert.ok(emb.every(Number.isFinite));
   assert.ok(emb.some((v) => v !== 0));
 });
+
+test("F16/BF16 decoding gives the same values from aligned and unaligned byte buffers", () => {
+  const n = 257;
+  const aligned = new Uint8Array(2 * n);
+  for (let i = 0; i < aligned.length; i++) aligned[i] = (i * 73 + 11) & 0xff;
+  const shifted = new Uint8Array(2 * n + 1);
+  shifted.set(aligned, 1);
+  for (const decode of [decodeF16, decodeBF16]) {
+    const a = new Float32Array(n);
+    const b = new Float32Array(n);
+    decode(aligned, a);
+    decode(shifted.subarray(1), b);
+    assert.deepEqual(b, a);
+  }
+  const a = new Float32Array(1);
+  decodeF16(Uint8Array.from([0x00, 0x3c]), a);
+  assert.equal(a[0], 1);
+  decodeBF16(Uint8Array.from([0x80, 0xbf]), a);
+  assert.equal(a[0], -1);
+});
