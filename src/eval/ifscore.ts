@@ -7,11 +7,11 @@
  *   constraints: the mean of the share of constraints followed (strict) and the structure
  *   score; otherwise the mean of the structure and length-appropriateness scores
  *   (./format.ts).
- * relevance — is it about what was asked? Lexical: the share of the instruction's content
- *   words (stopwords removed, light suffix stemming; CJK as character bigrams) that recur
- *   in the response, saturating at 60% (an on-topic answer need not repeat every word),
- *   i.e. min(1, coverage/0.6). When a reference answer exists, averaged with the share of
- *   the reference's content words found in the response.
+ * relevance — is it about what was asked? The data side's key-term relevance
+ *   (src/data/quality/relevance.ts, calibrated on the Alpaca demo sets: the share of the
+ *   request's key terms, up to three, that the answer talks about, square-rooted). When a
+ *   reference answer exists, averaged with the share of the reference's content words
+ *   (stopwords removed, light stemming, CJK character bigrams) found in the response.
  * completeness — is everything asked delivered? The mean of the parts that apply:
  *   requested count ("give 5 tips", "列出3个") → min(1, delivered items / N), items being
  *   list items, else sentences; reference recall (ROUGE-L recall against the expected
@@ -20,6 +20,7 @@
  * quality — the style/professionalism score, averaged with fluency when a perplexity
  *   scorer is configured.
  */
+import { lexicalRelevance } from "../data/quality/relevance.js";
 import { rougeL } from "../data/text/rouge.js";
 import { isCjkChar, tokenize } from "../data/text/tokenize.js";
 import type { FormatAnalysis } from "./format.js";
@@ -80,12 +81,9 @@ function coverage(of: Set<string>, inText: Set<string>): number | null {
 }
 
 export function relevanceScore(instruction: string, response: string, expected?: string): number {
-  const resp = contentUnits(response);
-  const ins = coverage(contentUnits(instruction), resp);
-  const parts: number[] = [];
-  parts.push(ins === null ? (resp.size > 0 ? 1 : 0) : Math.min(1, ins / 0.6));
+  const parts: number[] = [lexicalRelevance(instruction, response).score];
   if (expected !== undefined) {
-    const ref = coverage(contentUnits(expected), resp);
+    const ref = coverage(contentUnits(expected), contentUnits(response));
     if (ref !== null) parts.push(ref);
   }
   return parts.reduce((a, b) => a + b, 0) / parts.length;
