@@ -5,6 +5,8 @@ import { join, resolve } from "node:path";
 import { after, test } from "node:test";
 import {
   bf16ToFloat,
+  decodeBF16,
+  decodeF16,
   floatToBf16,
   floatToHalf,
   halfToFloat,
