@@ -68,7 +68,7 @@ export const selfInstructSchema = z.strictObject({
   /** drop a new instruction whose ROUGE-L F with any kept one exceeds this */
   rouge_threshold: z.number().min(0).max(1).default(0.7),
   /** give up after this many rounds without enough new instructions */
-  max_rounds: positiveInt.default(1000),
+  max_rounds: positiveInt.default(200),
 });
 
 export const buildConfigSchema = z
@@ -272,7 +272,8 @@ export function validateConfig<S extends z.ZodType>(
 ): z.infer<S> {
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
-  const issue = r.error.issues[0];
+  // an unknown key is usually a typo of a missing one: report it first, with its did-you-mean
+  const issue = r.error.issues.find((i) => i.code === "unrecognized_keys") ?? r.error.issues[0];
   const path = issue.path as PropertyKey[];
   if (issue.code === "unrecognized_keys") {
     const key = issue.keys[0];

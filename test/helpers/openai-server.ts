@@ -225,6 +225,10 @@ const WORDS = (
   "sapphire timber umbrella vortex whisker yeast zephyr anchor bamboo cobalt dolphin eclipse fossil granite " +
   "hammock igloo jigsaw kettle lagoon mosaic nectar opal pebble quiver ribbon saffron tulip"
 ).split(" ");
+const ZH_WORDS = (
+  "苹果 河流 引擎 丝绒 量子 港口 灯笼 大理 轨道 胡椒 仙人 提琴 冰川 隧道 草地 猎鹰 铜矿 马鞍 雷声 像素 峡谷 核桃 余烬 罗盘 " +
+  "磁铁 牡蛎 棱镜 石英 橡胶 宝石 木材 雨伞 漩涡 胡须 酵母 微风 船锚 竹子 海豚 日食 化石 花岗 吊床 拼图 水壶 泻湖 花蜜"
+).split(" ");
 const ZH_SUBJECTS = [
   "光合作用",
   "复利",
@@ -268,8 +272,13 @@ export function defaultAnswer(body: ChatRequestBody, choice: number): string | S
   if (/Come up with a new task|想出一个新的任务/.test(all)) {
     // five content words drawn from the request hash: different requests → different tasks
     const words = Array.from({ length: 5 }, (_, i) => WORDS[hashInt(`${all}#${choice}#${i}`) % WORDS.length]);
-    if (zh)
-      return `Instruction: 请用${words.slice(0, 3).join("、")}写一段关于${words[3]}的说明\nInput: <noinput>`;
+    if (zh) {
+      const w = Array.from(
+        { length: 5 },
+        (_, i) => ZH_WORDS[hashInt(`${all}#${choice}#${i}`) % ZH_WORDS.length],
+      );
+      return `Instruction: ${w[0]}${w[1]}与${w[2]}${w[3]}有何联系${w[4]}\nInput: <noinput>`;
+    }
     return `Instruction: Describe ${words[0]} ${words[1]} with ${words[2]} near the ${words[3]} ${words[4]}.\nInput: <noinput>`;
   }
   if (/in different words|用不同的措辞/.test(all)) {
