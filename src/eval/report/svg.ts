@@ -22,11 +22,14 @@ const fmt = (x: number) =>
   Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
 
 function legend(series: { name: string; color: string }[], x: number, y: number): string {
+  // each entry as wide as its label (about 7 px per character at 12 px)
+  let at = x;
   return series
-    .map(
-      (s, i) =>
-        `<rect x="${x + i * 120}" y="${y}" width="12" height="12" fill="${s.color}"/><text x="${x + i * 120 + 16}" y="${y + 11}" font-size="12">${esc(s.name)}</text>`,
-    )
+    .map((s) => {
+      const entry = `<rect x="${at}" y="${y}" width="12" height="12" fill="${s.color}"/><text x="${at + 16}" y="${y + 11}" font-size="12">${esc(s.name)}</text>`;
+      at += 16 + 7 * s.name.length + 20;
+      return entry;
+    })
     .join("");
 }
 
