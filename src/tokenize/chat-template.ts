@@ -28,8 +28,12 @@ import type { TextTokenizer } from "./tokenizer.js";
 
 type JinjaMessage = Record<string, unknown>;
 
-function toJinjaMessage(m: Message): JinjaMessage {
-  const out: JinjaMessage = { role: m.role, content: m.content };
+function toJinjaMessage(m: Message, nullContentForToolCalls: boolean): JinjaMessage {
+  const callsOnly = m.content === "" && (m.tool_calls?.length ?? 0) > 0;
+  const out: JinjaMessage = {
+    role: m.role,
+    content: callsOnly && nullContentForToolCalls ? null : m.content,
+  };
   if (m.tool_calls && m.tool_calls.length > 0) {
     out.tool_calls = m.tool_calls.map((c) => ({
       id: c.id,
@@ -85,7 +89,33 @@ export class ChatTemplateRenderer implements ConversationRenderer {
         hint: "fix the template, or use a named template (--template alpaca)",
       });
     }
+    this.nullContentForToolCalls = this.probeNullContent();
     this.endTokenIds = this.probeEndTokens();
+  }
+
+  /**
+   * Whether an assistant turn that only makes tool calls is passed with `content: null`.
+   * Some templates write tool calls only then (DeepSeek-V3: `content is none`); others fail on
+   * a null content (Qwen3, Llama 3 apply string operations to it) and get "".
+   */
+  private readonly nullContentForToolCalls: boolean;
+
+  private probeNullContent(): boolean {
+    const call = {
+      role: "assistant",
+      content: null,
+      tool_calls: [{ type: "function", function: { name: "f", arguments: "{}" } }],
+    };
+    try {
+      this.template.render({
+        messages: [{ role: "user", content: "x" }, call],
+        bos_token: "",
+        eos_token: "",
+      });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Renders the template; throws an SftError naming the record when the template raises. */
@@ -97,7 +127,7 @@ export class ChatTemplateRenderer implements ConversationRenderer {
   ): string {
     const tools = toolsFromMeta(meta?.tools);
     const vars: Record<string, unknown> = {
-      messages: messages.map(toJinjaMessage),
+      messages: messages.map((m) => toJinjaMessage(m, this.nullContentForToolCalls)),
       add_generation_prompt: addGenerationPrompt,
       bos_token: this.tokenizer.bosToken ?? "",
       eos_token: this.tokenizer.eosToken ?? "",
@@ -144,6 +174,7 @@ export class ChatTemplateRenderer implements ConversationRenderer {
     }
     const turns: RenderedTurn[] = messages.map((m, i) => {
       let trainStart: number | undefined;
+      let trainStartFallback = false;
       if (m.role === "assistant") {
         const lowest = regionStart[i] ?? 0;
         for (const g of this.generationPromptCandidates(messages.slice(0, i), meta)) {
@@ -155,10 +186,21 @@ export class ChatTemplateRenderer implements ConversationRenderer {
             trainStart = g.length;
           }
         }
+        // Prefix-diff fallback: the turn's whole rendered text is the assistant's.
+        if (trainStart === undefined && regionStart[i] !== undefined) {
+          trainStart = regionStart[i];
+          trainStartFallback = true;
+        }
       } else {
         trainStart = regionStart[i];
       }
-      return { messageIndex: i, role: m.role, trainStart, regionEnd: regionStart[i + 1] };
+      return {
+        messageIndex: i,
+        role: m.role,
+        trainStart,
+        regionEnd: regionStart[i + 1],
+        ...(trainStartFallback ? { trainStartFallback } : {}),
+      };
     });
     return { text, prependBos: false, turns };
   }

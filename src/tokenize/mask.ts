@@ -42,6 +42,8 @@ export interface TrainedSpan {
   endTokenIndex: number | undefined;
   /** The span was cut by truncation. */
   cut: boolean;
+  /** Training starts at the turn's rendered start because no generation prompt matched there. */
+  startFallback?: boolean;
 }
 
 /** A character boundary that does not fall between two tokens of the whole. */
@@ -214,6 +216,7 @@ export function tokenizeRecord(
         end: endTok === undefined ? bound : endTok + 1,
         endTokenIndex: endTok,
         cut: false,
+        ...(turn.trainStartFallback ? { startFallback: true } : {}),
       });
     } else {
       spans.push({

@@ -112,7 +112,17 @@ export function checkSample(
     );
   }
 
-  const lastAssistant = [...sample.spans].reverse().find((s) => s.role === "assistant");
+  for (const span of sample.spans) {
+    if (!span.startFallback) continue;
+    const head = ids.slice(span.start, span.start + 4);
+    fail(
+      "generation-prompt",
+      `the template renders the start of assistant turn (message ${span.messageIndex}) unlike its generation prompt, so the whole rendered turn is trained from ${showTokens(tokenizer, head)}; generation would be given a different prompt`,
+      head,
+    );
+  }
+
+  const lastAssistant = [...sample.spans].reverse().find((s) => s.role === "assistant" && !s.startFallback);
   if (lastAssistant) {
     const msgs = record.messages.slice(0, lastAssistant.messageIndex);
     const gen = renderGenerationPrompt({ ...record, messages: msgs }, tokenizer, opts).inputIds;

@@ -15,6 +15,12 @@ export interface RenderedTurn {
    * Undefined when the template does not let it be derived.
    */
   trainStart: number | undefined;
+  /**
+   * Set when no generation prompt is a prefix of the rendering at this assistant turn (the
+   * template writes the turn's start differently in context): training then starts where the
+   * text of the messages before it ends, and pre-flight reports the mismatch.
+   */
+  trainStartFallback?: boolean;
   /** Where the turn's rendered text ends (exclusive); undefined when not derivable. */
   regionEnd: number | undefined;
 }

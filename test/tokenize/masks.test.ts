@@ -57,6 +57,12 @@ interface Expectation {
   endToken: string;
   /** How user/system/tool content appears in the rendered prompt. */
   promptText: (m: Message) => string;
+  /**
+   * False where the template cannot write tool calls so that the rules hold (DeepSeek-V3's
+   * leaves single tool-call turns unclosed and drops the header of later ones: pre-flight
+   * reports those records, see preflight.test.ts).
+   */
+  toolCalls?: boolean;
 }
 
 const qwenToolCall = (m: Message) =>
@@ -93,6 +99,7 @@ const FAMILIES: Expectation[] = [
     assistantText: (m) => m.content,
     endToken: "<｜end▁of▁sentence｜>",
     promptText: (m) => m.content,
+    toolCalls: false,
   },
   ...(["alpaca", "chinese", "multi-turn", "task-aware"] as const).map(
     (template): Expectation => ({
@@ -130,7 +137,10 @@ describe("trained tokens are exactly the assistant contents plus their end token
     test(fam.name, async () => {
       const tok = await fam.load();
       let checkedTurns = 0;
-      for (const rec of records()) {
+      const usable = records().filter(
+        (r) => fam.toolCalls !== false || !r.messages.some((m) => (m.tool_calls?.length ?? 0) > 0),
+      );
+      for (const rec of usable) {
         const s = tokenizeRecord(rec, tok, fam.options);
         assert.equal(s.inputIds.length, s.labels.length);
         const trainedRuns = runs(s.labels, true);

@@ -113,6 +113,27 @@ describe("each pre-flight failure names the record and shows the tokens", () => 
     );
   });
 
+  test("end-token and generation-prompt: DeepSeek-V3's template with tool calls (real glaive data)", async () => {
+    const tok = await loadTokenizer(tokenizerDir("deepseek_v3"));
+    const rec4 = glaiveRecords(4)[3];
+    assert.equal(rec4.id, "glaive:4");
+    const r = await preflight([rec4], tok, { chatTemplate: true });
+    // Its first tool-call turn is never closed by an end token …
+    const end = r.failures.find((f) => f.check === "end-token");
+    assert.ok(end);
+    assert.match(
+      end.message,
+      /^record glaive:4: trained turn \(message 1\) does not end with an end token in the loss; its last tokens are \[.*128809 "<｜tool▁call▁end｜>", 128810 "<｜tool▁outputs▁begin｜>".*\], expected one of \[1 "<｜end▁of▁sentence｜>"\] trained$/,
+    );
+    // … and later ones are written without the <｜Assistant｜> header generation would give.
+    const gen = r.failures.find((f) => f.check === "generation-prompt");
+    assert.ok(gen);
+    assert.equal(
+      gen.message,
+      'record glaive:4: the template renders the start of assistant turn (message 5) unlike its generation prompt, so the whole rendered turn is trained from [2755 "?\\n", 128808 "<｜tool▁call▁begin｜>", 8701 "function", 128814 "<｜tool▁sep｜>"]; generation would be given a different prompt',
+    );
+  });
+
   test("packing: rows whose positions or segments let samples see each other", () => {
     const samples = [
       { id: "p1", inputIds: [5, 6, 7], labels: [-100, 6, 7] },

@@ -155,6 +155,20 @@ describe("Jinja chat templates", () => {
     assert.equal(trainedText(tok, s), "<think>\nadd one and one\n</think>\n\n2<|im_end|>");
   });
 
+  test("Qwen3: reasoning in an earlier turn is dropped by the template; the mask follows the rendered tokens", async () => {
+    const tok = await loadTokenizer(tokenizerDir("qwen3"));
+    const r = rec(
+      "q",
+      ["user", "1+1?"],
+      ["assistant", "<think>\nadd\n</think>\n\n2"],
+      ["user", "2+2?"],
+      ["assistant", "<think>\nadd again\n</think>\n\n4"],
+    );
+    const s = tokenizeRecord(r, tok, { chatTemplate: true });
+    assert.ok(!s.text.includes("<think>\nadd\n"), "the template strips the first turn's reasoning");
+    assert.equal(trainedText(tok, s), "2<|im_end|><think>\nadd again\n</think>\n\n4<|im_end|>");
+  });
+
   test("Qwen3: tools from meta.tools are rendered in the system prompt, tool results are not trained", async () => {
     const tok = await loadTokenizer(tokenizerDir("qwen3"));
     const r: SftRecord = {
