@@ -96,3 +96,56 @@ export {
   tokenizeRecord,
   tryTokenizeRecord,
 } from "./tokenize/index.js";
+export type { AugmentConfig } from "./config/augment.js";
+export { augmentConfigSchema } from "./config/augment.js";
+export type {
+  BalanceConfig,
+  BuildConfig,
+  DedupConfig,
+  EmbeddingConfig,
+  LlmConfig,
+  QualityConfig,
+} from "./config/build.js";
+export {
+  balanceConfigSchema,
+  buildConfigSchema,
+  dedupConfigSchema,
+  llmConfigSchema,
+  qualityConfigSchema,
+} from "./config/build.js";
+export type { AugmentResult } from "./data/augment/index.js";
+export { augmentRecords } from "./data/augment/index.js";
+export type { BalanceReport } from "./data/balance.js";
+export { balanceRecords } from "./data/balance.js";
+export type { BuildResult } from "./data/build/index.js";
+export { buildInstructionData } from "./data/build/index.js";
+export type { DedupDecision } from "./data/dedup/index.js";
+export { Deduplicator, dedupRecords, MinHashLsh, RougeFilter } from "./data/dedup/index.js";
+export type { QualityReport } from "./data/quality/index.js";
+export {
+  checkCompleteness,
+  checkLength,
+  checkRecords,
+  lexicalRelevance,
+  QualityChecker,
+  SafetyChecker,
+} from "./data/quality/index.js";
+export type { DiversityReport, Taxonomy } from "./data/taxonomy/index.js";
+export { DEFAULT_TAXONOMY, diversityReport, loadTaxonomy } from "./data/taxonomy/index.js";
+export { countLength, normalizeForMatch, rougeL, tokenize as tokenizeWords } from "./data/text/index.js";
+export type {
+  ChatMessage,
+  EmbeddingBackend,
+  GenerationOptions,
+  GenerationResult,
+  LlmBackend,
+  UsageSummary,
+} from "./llm/index.js";
+export {
+  CachedBackend,
+  createEmbeddingBackend,
+  createLlmBackend,
+  LlmStore,
+  OpenAiBackend,
+  UsageMeter,
+} from "./llm/index.js";
