@@ -3,19 +3,55 @@
  *   sft eval CONFIG.yaml                  base vs SFT over suites → report.json + report.html
  *   sft eval ifeval --prompts … --responses … --out …   IFEval strict/loose accuracies
  *   sft eval suite --suite S.jsonl --responses R.jsonl  score one model's responses on a suite
+ *   sft eval judge --base A.jsonl --sft B.jsonl --base-url … --model …  pairwise judge
  */
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { llmConfigSchema } from "../config/build.js";
 import { readEvalConfig } from "../config/eval.js";
 import { SftError } from "../errors.js";
 import { configDir, PrecomputedGenerator, resolvePath } from "../eval/generators.js";
 import { runIfevalFiles } from "../eval/ifeval/evaluate.js";
+import { readJsonl } from "../eval/io/jsonl.js";
+import { judgePairs } from "../eval/judge.js";
 import { writeReport } from "../eval/report/index.js";
 import { runEvaluation, scoreModel } from "../eval/runner.js";
 import { readSuite } from "../eval/suite.js";
+import { createLlmBackend } from "../llm/index.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** Pairs base and SFT responses by prompt text (every base prompt must have an SFT answer). */
+async function pairResponses(
+  baseFile: string,
+  sftFile: string,
+): Promise<{ id: string; prompt: string; base: string; sft: string }[]> {
+  const read = async (file: string) => {
+    const rows: { id: string; prompt: string; response: string; line: number }[] = [];
+    for (const { value, line } of await readJsonl(file)) {
+      const v = value as { id?: unknown; prompt?: unknown; instruction?: unknown; response?: unknown };
+      const prompt = typeof v.prompt === "string" ? v.prompt : v.instruction;
+      if (typeof prompt !== "string" || typeof v.response !== "string")
+        throw new SftError("a judged row needs a string prompt (or instruction) and a string response", {
+          where: { file, line },
+        });
+      rows.push({ id: v.id === undefined ? `${line}` : String(v.id), prompt, response: v.response, line });
+    }
+    return rows;
+  };
+  const base = await read(baseFile);
+  const sft = new Map((await read(sftFile)).map((r) => [r.prompt, r.response]));
+  return base.map((b) => {
+    const s = sft.get(b.prompt);
+    if (s === undefined)
+      throw new SftError("this prompt has no response in the fine-tuned file", {
+        where: { file: baseFile, line: b.line },
+        hint: `add a row with the same prompt to ${sftFile}`,
+      });
+    return { id: b.id, prompt: b.prompt, base: b.response, sft: s };
+  });
+}
 
 function parsePositiveInt(v: string, flag: string): number {
   const n = Number(v);
@@ -104,6 +140,51 @@ Example:
         `prompt-level strict ${pct(a.prompt_strict)}  loose ${pct(a.prompt_loose)}\ninstruction-level strict ${pct(a.instruction_strict)}  loose ${pct(a.instruction_loose)}\n${r.rows.length} prompts${opts.out ? `; wrote ${opts.out}` : ""}\n`,
       );
     });
+
+  evalCmd
+    .command("judge")
+    .description("pairwise-judge two response files (both orders, ties, raw and length-controlled win rate)")
+    .requiredOption(
+      "--base <file>",
+      "base model responses JSONL: {prompt, response} (or {id, prompt, response})",
+    )
+    .requiredOption("--sft <file>", "fine-tuned model responses JSONL, same prompts")
+    .requiredOption(
+      "--base-url <url>",
+      "OpenAI-compatible server of the judge model, e.g. http://127.0.0.1:8000/v1",
+    )
+    .requiredOption("--model <name>", "judge model name")
+    .option("--api-key-env <name>", "environment variable holding the judge's API key")
+    .option("--max-samples <n>", "judge at most N prompts")
+    .option("--out <file>", "write the judgement summary (with every pair) as JSON")
+    .addHelpText(
+      "after",
+      `
+Example:
+  $ sft eval judge --base base.jsonl --sft sft.jsonl --base-url https://api.openai.com/v1 --model gpt-4o-mini --api-key-env OPENAI_API_KEY`,
+    )
+    .action(
+      async (opts: {
+        base: string;
+        sft: string;
+        baseUrl: string;
+        model: string;
+        apiKeyEnv?: string;
+        maxSamples?: string;
+        out?: string;
+      }) => {
+        const pairs = await pairResponses(opts.base, opts.sft);
+        const limit = opts.maxSamples ? parsePositiveInt(opts.maxSamples, "--max-samples") : pairs.length;
+        const judge = createLlmBackend(
+          llmConfigSchema.parse({ base_url: opts.baseUrl, model: opts.model, api_key_env: opts.apiKeyEnv }),
+        );
+        const s = await judgePairs(judge, pairs.slice(0, limit));
+        if (opts.out) writeFileAtomicSync(opts.out, `${JSON.stringify(s, null, 2)}\n`);
+        process.stdout.write(
+          `SFT wins ${s.wins}, ties ${s.ties}, losses ${s.losses} of ${s.pairs.length}\nwin rate ${pct(s.win_rate)}  length-controlled ${pct(s.length_controlled_win_rate)}  order-inconsistent ${pct(s.position_inconsistency)}\n`,
+        );
+      },
+    );
 
   evalCmd
     .command("suite")

@@ -151,6 +151,48 @@ describe("sft eval", () => {
     }
   });
 
+  it("sft eval judge pairs two response files and judges both orders", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sft-eval-cli-"));
+    const rows = (answers: string[]) =>
+      answers.map((a, i) => JSON.stringify({ prompt: `q${i}`, response: a })).join("\n");
+    writeFileSync(join(dir, "a.jsonl"), rows(["wrong", "correct", "wrong", "same"]));
+    writeFileSync(join(dir, "b.jsonl"), rows(["correct", "wrong", "correct", "same"]));
+    // this judge prefers the answer saying "correct" and calls identical answers a tie
+    const judge = await startOpenAiServer({
+      answer: (b) => {
+        const t = b.messages.at(-1)?.content ?? "";
+        const a = /\[Answer A\]\n([\s\S]*?)\n\[End of answer A\]/.exec(t)?.[1] ?? "";
+        const bb = /\[Answer B\]\n([\s\S]*?)\n\[End of answer B\]/.exec(t)?.[1] ?? "";
+        return a === bb ? "[[C]]" : a === "correct" ? "[[A]]" : "[[B]]";
+      },
+    });
+    try {
+      const out = join(dir, "judge.json");
+      const res = await runCli([
+        "eval",
+        "judge",
+        "--base",
+        join(dir, "a.jsonl"),
+        "--sft",
+        join(dir, "b.jsonl"),
+        "--base-url",
+        judge.url,
+        "--model",
+        "j",
+        "--out",
+        out,
+      ]);
+      assert.equal(res.code, 0, res.out);
+      const s = JSON.parse(readFileSync(out, "utf8"));
+      assert.deepEqual([s.wins, s.ties, s.losses], [2, 1, 1]);
+      assert.equal(s.win_rate, 2.5 / 4);
+      assert.equal(judge.log.length, 8);
+      assert.match(res.out, /win rate 62\.5%/);
+    } finally {
+      await judge.close();
+    }
+  });
+
   it("bad configs and missing inputs are one-line errors with file and field", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sft-eval-cli-"));
     writeEvalFixture(dir);
