@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { evalConfigSchema, validateEvalConfig } from "../../src/config/eval.js";
+import { SftError } from "../../src/errors.js";
+import type { PerplexityScorer } from "../../src/eval/format.js";
+import { deriveSuggestions, runEvaluation } from "../../src/eval/runner.js";
+import { writeEvalFixture } from "./eval-fixture.js";
+
+/** Perplexity from character frequencies of English prose: unusual characters cost more. */
+const charScorer: PerplexityScorer = {
+  name: "char-frequency",
+  vocabSize: 256,
+  async perplexity(texts) {
+    const common = "etaoinshrdlu ";
+    return texts.map((t) => {
+      const chars = [...t];
+      const nll = chars.reduce((a, c) => a + (common.includes(c.toLowerCase()) ? 1.5 : 4), 0);
+      return Math.exp(nll / Math.max(1, chars.length));
+    });
+  },
+};
+
+describe("evaluation runner", () => {
+  it("includes fluency when a perplexity scorer is given, and nowhere else", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-"));
+    writeEvalFixture(dir);
+    const config = evalConfigSchema.parse({
+      base: { kind: "responses", path: "base.jsonl" },
+      sft: { kind: "responses", path: "sft.jsonl" },
+      suites: ["suite.jsonl"],
+      max_samples: 4,
+    });
+    const withPpl = await runEvaluation(config, { baseDir: dir, perplexity: charScorer });
+    assert.equal(withPpl.samples.length, 4);
+    assert.ok(withPpl.format.sft.fluency !== null && withPpl.format.sft.fluency > 0);
+    for (const s of withPpl.samples) {
+      const f = s.sft.format.fluency!;
+      assert.ok(Math.abs(s.sft.if_score.quality - (s.sft.format.style.score + f.score) / 2) < 1e-12);
+    }
+    const without = await runEvaluation(config, { baseDir: dir });
+    assert.equal(without.format.sft.fluency, null);
+    await assert.rejects(
+      runEvaluation({ ...config, fluency: { model: "ref-model" } }, { baseDir: dir }),
+      (e: unknown) => e instanceof SftError && /perplexity scorer/.test(e.message),
+    );
+  });
+
+  it("config needs suites or IFEval prompts; suggestions follow the numbers", () => {
+    assert.throws(
+      () =>
+        validateEvalConfig({ base: { kind: "responses", path: "a" }, sft: { kind: "responses", path: "b" } }),
+      /no suites and no ifeval/,
+    );
+    const agg = (score: number, len: number) => ({
+      score,
+      pass_rate: score,
+      if_score: score,
+      mean_length: len,
+    });
+    const fmt = {
+      structure: 1,
+      length: 1,
+      style: 1,
+      fluency: null,
+      if_parts: { format: 1, relevance: 1, completeness: 1, quality: 1 },
+    };
+    const s = deriveSuggestions({
+      version: 1,
+      created_at: "",
+      models: { base: "b", sft: "s" },
+      attention_threshold: 0.1,
+      overall: {
+        n: 10,
+        base: agg(0.5, 10),
+        sft: agg(0.55, 40),
+        improvement: 0.05,
+        macro_improvement: 0.05,
+        samples_improved: 3,
+        samples_regressed: 2,
+        samples_unchanged: 5,
+      },
+      tasks: [
+        { task: "a", n: 5, base: agg(0.5, 10), sft: agg(0.6, 40), improvement: 0.1, needs_attention: false },
+        { task: "b", n: 5, base: agg(0.5, 10), sft: agg(0.55, 40), improvement: 0.05, needs_attention: true },
+      ],
+      format: { base: fmt, sft: fmt },
+      best_task: { task: "a", improvement: 0.1 },
+      attention_tasks: [{ task: "b", improvement: 0.05 }],
+    });
+    assert.match(s[0], /only \+0\.050/);
+    assert.ok(s.some((x) => /Task "b" barely moved/.test(x)));
+    assert.ok(!s.some((x) => /Task "a"/.test(x)));
+    assert.ok(s.some((x) => /4\.0× as long/.test(x)));
+  });
+});
