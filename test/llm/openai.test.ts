@@ -161,6 +161,25 @@ test("requests-per-minute limit holds back requests beyond the budget", async ()
   assert.equal(third, true);
 });
 
+test("tokens-per-minute limit waits until the window has room, using the real usage", async () => {
+  let now = 0;
+  const limiter = new RequestLimiter({ concurrency: 10, tokensPerMinute: 1000 }, () => now);
+  const a = await limiter.acquire(800);
+  a.release(300); // the request used less than estimated: the window is corrected
+  const b = await limiter.acquire(600);
+  b.release(600);
+  let third = false;
+  const p = limiter.acquire(200).then((s) => {
+    third = true;
+    s.release();
+  });
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(third, false, "300 + 600 + 200 > 1000 must wait");
+  now = 60_001;
+  await p;
+  assert.equal(third, true);
+});
+
 test("backoff grows exponentially with jitter and Retry-After parses seconds and dates", () => {
   const p = { maxRetries: 5, baseDelayMs: 100, maxDelayMs: 1000 };
   assert.equal(

@@ -11,7 +11,7 @@ import { AUGMENT_METHODS } from "../../config/augment.js";
 import type { UsageMeter, UsageSummary } from "../../llm/accounting.js";
 import { type LlmStore, stableHash } from "../../llm/store.js";
 import { cosineSimilarity, type EmbeddingBackend, type LlmBackend } from "../../llm/types.js";
-import { rejectsPathFor } from "../build/builder.js";
+import { jobUsageSaver, rejectsPathFor } from "../build/builder.js";
 import { runSlots } from "../build/job.js";
 import { renderPrompt } from "../build/prompts.js";
 import { makeRng, seedFrom, shuffled } from "../build/rng.js";
@@ -117,6 +117,7 @@ export async function augmentRecords(
     llm: config.llm && { base_url: config.llm.base_url, model: config.llm.model },
     parents: stableHash(parents),
   }).slice(0, 16)}`;
+  const saveUsage = jobUsageSaver(rt.store, job, rt.meter);
   const n = parents.length;
   const target = Math.max(
     0,
@@ -287,7 +288,10 @@ export async function augmentRecords(
     const need = target - ok;
     const end = Math.min(maxSlots, next + Math.max(batch, need));
     const slots = Array.from({ length: end - next }, (_, i) => next + i);
-    await runSlots(rt.store, job, slots, work, { parallel: (config.llm?.concurrency ?? 4) * 2 });
+    await runSlots(rt.store, job, slots, work, {
+      parallel: (config.llm?.concurrency ?? 4) * 2,
+      onCommit: saveUsage,
+    });
     next = end;
     rt.onProgress?.({ done: next, total: maxSlots, ok: countOk(next), target });
   }
@@ -326,6 +330,6 @@ export async function augmentRecords(
     rejected: rejectRows.length,
     target,
     by_method: byMethod,
-    usage: rt.meter?.summary(),
+    usage: saveUsage(),
   };
 }

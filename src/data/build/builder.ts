@@ -93,11 +93,7 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
   const job = jobIdOf(config, taxonomy, seedTasks);
   const prompts = promptSet(config);
   const idPrefix = job.slice(6, 14);
-  rt.store.setJobInfo(job, {
-    kind: "build",
-    out: config.out,
-    started: rt.store.jobInfo(job) ? "resumed" : "new",
-  });
+  const saveUsage = jobUsageSaver(rt.store, job, rt.meter);
 
   const ask = async (messages: ChatMessage[], maxTokens: number, slotSeed: number) => {
     const r = await rt.backend.chat(messages, {
@@ -186,10 +182,21 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
           return { status: "rejected", data: { stage: "build", reasons: ["empty response"], record } };
         return { status: "ok", data: record };
       },
-      { parallel, onProgress: (p) => rt.onProgress?.({ ...p, phase: "generate" }) },
+      { parallel, onCommit: saveUsage, onProgress: (p) => rt.onProgress?.({ ...p, phase: "generate" }) },
     );
   } else {
-    progress = await selfInstruct(config, rt, job, prompts, seedTasks!, ask, respond, makeRecord, parallel);
+    progress = await selfInstruct(
+      config,
+      rt,
+      job,
+      prompts,
+      seedTasks!,
+      ask,
+      respond,
+      makeRecord,
+      parallel,
+      saveUsage,
+    );
   }
 
   const out = config.out;
@@ -220,7 +227,35 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
     written,
     rejected,
     resumed: progress.resumed,
-    usage: rt.meter?.summary(),
+    usage: saveUsage(),
+  };
+}
+
+/**
+ * Token and cost accounting per job, across runs: what earlier (possibly killed) runs of
+ * the job paid plus what this run paid so far, saved with each committed slot.
+ */
+export function jobUsageSaver(
+  store: LlmStore,
+  job: string,
+  meter?: UsageMeter,
+): () => UsageSummary | undefined {
+  const previous = (store.jobInfo(job) as { usage?: UsageSummary } | undefined)?.usage;
+  return () => {
+    if (!meter) return previous;
+    const now = meter.summary();
+    const total: UsageSummary = previous
+      ? {
+          requests: previous.requests + now.requests,
+          cached_requests: previous.cached_requests + now.cached_requests,
+          retries: previous.retries + now.retries,
+          prompt_tokens: previous.prompt_tokens + now.prompt_tokens,
+          completion_tokens: previous.completion_tokens + now.completion_tokens,
+          cost: previous.cost + now.cost,
+        }
+      : now;
+    store.setJobInfo(job, { usage: total });
+    return total;
   };
 }
 
@@ -248,6 +283,7 @@ async function selfInstruct(
     meta: Record<string, unknown>,
   ) => SftRecord,
   parallel: number,
+  saveUsage: () => void,
 ): Promise<SlotJobProgress> {
   const si = config.self_instruct!;
   const candJob = `${job}:candidates`;
@@ -287,7 +323,7 @@ async function selfInstruct(
         );
         return { status: "ok", data: reply.text };
       },
-      { parallel },
+      { parallel, onCommit: saveUsage },
     );
     resumedCandidates += p.resumed;
     for (const slot of slots) {
@@ -333,6 +369,6 @@ async function selfInstruct(
       const record = makeRecord(slot, k.instruction, k.input, response, { type: "self-instruct" });
       return { status: "ok", data: record };
     },
-    { parallel, onProgress: (p) => rt.onProgress?.({ ...p, phase: "respond" }) },
+    { parallel, onCommit: saveUsage, onProgress: (p) => rt.onProgress?.({ ...p, phase: "respond" }) },
   );
 }

@@ -2,6 +2,7 @@ export {
   type BuildResult,
   type BuildRuntime,
   buildInstructionData,
+  jobUsageSaver,
   type RejectedRow,
   rejectsPathFor,
   statePathFor,

@@ -24,7 +24,12 @@ export async function runSlots(
   job: string,
   slots: readonly number[],
   work: (slot: number) => Promise<Omit<SlotRow, "slot">>,
-  opts: { parallel: number; onProgress?: (p: SlotJobProgress) => void },
+  opts: {
+    parallel: number;
+    onProgress?: (p: SlotJobProgress) => void;
+    /** called right after each slot is committed (e.g. to save the job's usage so far) */
+    onCommit?: () => void;
+  },
 ): Promise<SlotJobProgress> {
   const pending = slots.filter((s) => store.slot(job, s) === undefined);
   const progress = {
@@ -40,6 +45,7 @@ export async function runSlots(
       try {
         const row = await work(slot);
         store.saveSlot(job, { slot, ...row });
+        opts.onCommit?.();
         progress.done++;
         opts.onProgress?.({ ...progress });
       } catch (e) {

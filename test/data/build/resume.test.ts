@@ -88,7 +88,18 @@ for (const [mode, body, killAt] of [
       const resumed = await spawnBuild(cfgKilled, killedDir).done;
       assert.equal(resumed.code, 0, resumed.err);
       const resumedRequests = server.log.length - before;
-      const summary = JSON.parse(resumed.out) as { resumed: number; written: number; rejected: number };
+      const summary = JSON.parse(resumed.out) as {
+        resumed: number;
+        written: number;
+        rejected: number;
+        usage: { requests: number };
+      };
+      // accounting is per job: the killed run's paid requests are counted too
+      assert.ok(
+        summary.usage.requests > resumedRequests &&
+          summary.usage.requests <= resumedRequests + cachedAtKill + 2,
+        `job usage ${summary.usage.requests}, this run ${resumedRequests}, cached ${cachedAtKill}`,
+      );
 
       const freshDir = join(root, "fresh");
       const cfgFresh = writeConfig(freshDir, server.url, body);
