@@ -21,6 +21,7 @@ import { SftError } from "../errors.js";
 import type {
   ConversationInput,
   ConversationRenderer,
+  GenerationPromptOptions,
   RenderedConversation,
   RenderedTurn,
 } from "./render-types.js";
@@ -205,11 +206,17 @@ export class ChatTemplateRenderer implements ConversationRenderer {
     return { text, prependBos: false, turns };
   }
 
-  renderGenerationPrompt(conv: ConversationInput): { text: string; prependBos: boolean } {
-    return {
-      text: this.renderMessages(conv.messages, conv.meta, true, { enable_thinking: false }),
-      prependBos: false,
-    };
+  /**
+   * The generation prompt. By default with `enable_thinking=false` (Qwen3 then closes an empty
+   * think block, matching how it renders a final reply without reasoning); `enableThinking`
+   * leaves the variable unset, for models trained on replies that carry their reasoning.
+   */
+  renderGenerationPrompt(
+    conv: ConversationInput,
+    opts: GenerationPromptOptions = {},
+  ): { text: string; prependBos: boolean } {
+    const extra = opts.enableThinking ? {} : { enable_thinking: false };
+    return { text: this.renderMessages(conv.messages, conv.meta, true, extra), prependBos: false };
   }
 
   /**

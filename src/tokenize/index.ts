@@ -65,6 +65,7 @@ export {
 export type {
   ConversationInput,
   ConversationRenderer,
+  GenerationPromptOptions,
   RenderedConversation,
   RenderedTurn,
 } from "./render-types.js";

@@ -12,7 +12,7 @@
  */
 import type { SftRecord } from "../data/record.js";
 import { SftError } from "../errors.js";
-import type { ConversationRenderer, RenderedConversation } from "./render-types.js";
+import type { ConversationRenderer, GenerationPromptOptions, RenderedConversation } from "./render-types.js";
 import { createRenderer, type TemplateChoice } from "./renderer.js";
 import type { TextTokenizer } from "./tokenizer.js";
 
@@ -324,7 +324,7 @@ export function tryTokenizeRecord(
 export function renderGenerationPrompt(
   input: SftRecord | SftRecord["messages"],
   tokenizer: TextTokenizer,
-  opts: TemplateChoice = {},
+  opts: TemplateChoice & GenerationPromptOptions = {},
 ): { text: string; inputIds: number[] } {
   const messages = Array.isArray(input) ? input : input.messages;
   const meta = Array.isArray(input) ? undefined : input.meta;
@@ -332,10 +332,13 @@ export function renderGenerationPrompt(
     messages.length > 0 && messages[messages.length - 1].role === "assistant"
       ? messages.length - 1
       : messages.length;
-  const r = createRenderer(tokenizer, opts).renderGenerationPrompt({
-    messages: messages.slice(0, upTo),
-    meta,
-  });
+  const r = createRenderer(tokenizer, opts).renderGenerationPrompt(
+    {
+      messages: messages.slice(0, upTo),
+      meta,
+    },
+    { enableThinking: opts.enableThinking },
+  );
   const bos = r.prependBos && tokenizer.bosTokenId !== undefined ? [tokenizer.bosTokenId] : [];
   return { text: r.text, inputIds: [...bos, ...tokenizer.encode(r.text)] };
 }

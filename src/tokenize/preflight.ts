@@ -125,8 +125,17 @@ export function checkSample(
   const lastAssistant = [...sample.spans].reverse().find((s) => s.role === "assistant" && !s.startFallback);
   if (lastAssistant) {
     const msgs = record.messages.slice(0, lastAssistant.messageIndex);
-    const gen = renderGenerationPrompt({ ...record, messages: msgs }, tokenizer, opts).inputIds;
     const train = ids.slice(0, lastAssistant.start);
+    const same = (a: number[]) => a.length === train.length && a.every((x, i) => x === train[i]);
+    let gen = renderGenerationPrompt({ ...record, messages: msgs }, tokenizer, opts).inputIds;
+    // A reply that carries its own reasoning is generated with thinking enabled.
+    if (!same(gen) && renderer.kind === "chat-template") {
+      const thinking = renderGenerationPrompt({ ...record, messages: msgs }, tokenizer, {
+        ...opts,
+        enableThinking: true,
+      }).inputIds;
+      if (same(thinking)) gen = thinking;
+    }
     let k = 0;
     while (k < gen.length && k < train.length && gen[k] === train[k]) k++;
     if (k !== gen.length || k !== train.length) {

@@ -37,13 +37,21 @@ export interface ConversationInput {
   meta?: RecordMeta;
 }
 
+export interface GenerationPromptOptions {
+  /** Chat templates: leave `enable_thinking` unset (the model may think) instead of false. */
+  enableThinking?: boolean;
+}
+
 export interface ConversationRenderer {
   readonly name: string;
   readonly kind: "segments" | "chat-template";
   /** Renders a whole conversation for training. */
   render(conv: ConversationInput): RenderedConversation;
   /** Renders `conv` followed by the assistant header: what generation is given. */
-  renderGenerationPrompt(conv: ConversationInput): { text: string; prependBos: boolean };
+  renderGenerationPrompt(
+    conv: ConversationInput,
+    opts?: GenerationPromptOptions,
+  ): { text: string; prependBos: boolean };
   /** Token ids that close an assistant turn (the template's end-of-turn tokens and EOS). */
   readonly endTokenIds: ReadonlySet<number>;
 }

@@ -11,6 +11,7 @@ import {
   SampleRejectedError,
   tokenizeRecord,
 } from "../../src/tokenize/mask.js";
+import { preflight } from "../../src/tokenize/preflight.js";
 import { BUILTIN_TEMPLATES, loadTemplateFile } from "../../src/tokenize/templates.js";
 import { loadTokenizer } from "../../src/tokenize/tokenizer.js";
 import { decodeSlice, storiesGguf, tokenizerDir } from "./helpers.js";
@@ -153,6 +154,11 @@ describe("Jinja chat templates", () => {
     const r = rec("q", ["user", "1+1?"], ["assistant", "<think>\nadd one and one\n</think>\n\n2"]);
     const s = tokenizeRecord(r, tok, { chatTemplate: true });
     assert.equal(trainedText(tok, s), "<think>\nadd one and one\n</think>\n\n2<|im_end|>");
+    // Its prompt is the one generation uses with thinking enabled; pre-flight accepts it.
+    const gen = renderGenerationPrompt(r, tok, { chatTemplate: true, enableThinking: true });
+    assert.ok(gen.text.endsWith("<|im_start|>assistant\n"));
+    assert.deepEqual(s.inputIds.slice(0, gen.inputIds.length), gen.inputIds);
+    assert.deepEqual((await preflight([r], tok, { chatTemplate: true })).failures, []);
   });
 
   test("Qwen3: reasoning in an earlier turn is dropped by the template; the mask follows the rendered tokens", async () => {
