@@ -135,3 +135,67 @@ for (const [mode, body, killAt] of [
     }
   });
 }
+
+test("augment: SIGKILLed mid-way and restarted equals an uninterrupted run", async () => {
+  const root = mkdtempSync(join(tmpdir(), "sft-aug-resume-"));
+  const server = await startOpenAiServer({ delayMs: 25 });
+  const alpaca = JSON.parse(readFileSync(resolve(seeds, "../sft/alpaca_en_demo.json"), "utf8")) as Array<{
+    instruction: string;
+    input: string;
+    output: string;
+  }>;
+  const parents = alpaca.slice(0, 20).map((r, i) => ({
+    id: `a${i}`,
+    messages: [
+      { role: "user", content: r.input ? `${r.instruction}\n\n${r.input}` : r.instruction },
+      { role: "assistant", content: r.output },
+    ],
+    meta: { source: "alpaca_en_demo" },
+  }));
+  const setup = (name: string) => {
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "in.jsonl"), parents.map((p) => JSON.stringify(p)).join("\n") + "\n");
+    writeFileSync(
+      join(dir, "aug.yaml"),
+      `in: in.jsonl\nout: out.jsonl\nseed: 4\nmultiplier: 3\nllm:\n  base_url: ${server.url}\n  model: scripted\n  concurrency: 2\n`,
+    );
+    return dir;
+  };
+  const spawnAugment = (dir: string) => {
+    const child = spawn(process.execPath, [sftBin, "data", "augment", "aug.yaml", "--quiet"], {
+      cwd: dir,
+      stdio: "ignore",
+    });
+    return {
+      child,
+      done: new Promise<{ code: number | null; signal: string | null }>((r) =>
+        child.on("close", (code, signal) => r({ code, signal })),
+      ),
+    };
+  };
+  try {
+    const killed = setup("killed");
+    const run = spawnAugment(killed);
+    const start = server.answered();
+    while (server.answered() - start < 25 && run.child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 5));
+    run.child.kill("SIGKILL");
+    assert.equal((await run.done).signal, "SIGKILL");
+    assert.equal(existsSync(join(killed, "out.jsonl")), false);
+    assert.equal((await spawnAugment(killed).done).code, 0);
+    const fresh = setup("fresh");
+    assert.equal((await spawnAugment(fresh).done).code, 0);
+    const a = readFileSync(join(killed, "out.jsonl"), "utf8");
+    assert.equal(a, readFileSync(join(fresh, "out.jsonl"), "utf8"));
+    const rows = a
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { id: string; meta: { parent?: string } });
+    assert.equal(rows.length, 60);
+    assert.equal(new Set(rows.map((r) => r.id)).size, 60);
+    assert.equal(rows.filter((r) => r.meta.parent).length, 40);
+  } finally {
+    await server.close();
+  }
+});
