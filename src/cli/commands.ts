@@ -20,13 +20,14 @@ import { register as dataRender } from "./data-render.js";
 import { register as dataStats } from "./data-stats.js";
 import { register as dataValidate } from "./data-validate.js";
 import { register as evalCommand } from "./eval.js";
+import { register as exportCommand } from "./export.js";
 import { register as generate } from "./generate.js";
 import { register as grads } from "./grads.js";
 import { register as train } from "./train.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [grads, train, generate, evalCommand];
+export const COMMANDS: RegisterCommand[] = [grads, train, generate, evalCommand, exportCommand];
 
 export const DATA_COMMANDS: RegisterCommand[] = [
   dataBuild,

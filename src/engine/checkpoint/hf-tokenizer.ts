@@ -172,3 +172,96 @@ export function hfTokenizerFromGguf(
   if (info.chatTemplate !== null) tokenizerConfig.chat_template = info.chatTemplate;
   return { tokenizer, tokenizerConfig };
 }
+
+/**
+ * The reverse direction for SentencePiece-style tokenizer.json files (BPE over "▁"-joined
+ * text, as Llama 2, Mistral and the built-in model use): the vocabulary as a GGUF
+ * `tokenizer.ggml.*` block. Scores are derived from the merge ranks (the piece made by
+ * merge k scores −k), which makes llama.cpp's SentencePiece tokenizer merge in the same
+ * order. Returns null for tokenizers that are not SentencePiece-style (byte-level BPE …).
+ */
+export function ggufTokenizerFromHf(
+  tokenizer: Record<string, unknown>,
+  tokenizerConfig: Record<string, unknown> | null,
+): GgufTokenizerInfo | null {
+  const model = tokenizer.model as
+    | {
+        type?: string;
+        vocab?: Record<string, number>;
+        merges?: (string | [string, string])[];
+        unk_token?: string | null;
+      }
+    | undefined;
+  if (model?.type !== "BPE" || !model.vocab || !Array.isArray(model.merges)) return null;
+  const usesMetaspace =
+    JSON.stringify(tokenizer.normalizer ?? null).includes("▁") ||
+    JSON.stringify(tokenizer.pre_tokenizer ?? null).includes("Metaspace");
+  if (!usesMetaspace) return null;
+  const added = Array.isArray(tokenizer.added_tokens)
+    ? (tokenizer.added_tokens as { id: number; content: string; special?: boolean }[])
+    : [];
+  let size = 0;
+  for (const id of Object.values(model.vocab)) size = Math.max(size, id + 1);
+  for (const a of added) size = Math.max(size, a.id + 1);
+  const tokens: string[] = new Array(size).fill("");
+  const types: number[] = new Array(size).fill(TOKEN_TYPE.normal);
+  for (const [piece, id] of Object.entries(model.vocab)) {
+    tokens[id] = piece;
+    if (/^<0x[0-9A-F]{2}>$/.test(piece)) types[id] = TOKEN_TYPE.byte;
+  }
+  for (let i = 0; i < size; i++) {
+    if (tokens[i] === "") {
+      tokens[i] = `[PAD${i}]`;
+      types[i] = TOKEN_TYPE.unused;
+    }
+  }
+  for (const a of added) {
+    tokens[a.id] = a.content;
+    types[a.id] = a.special === false ? TOKEN_TYPE.userDefined : TOKEN_TYPE.control;
+  }
+  const scores: number[] = new Array(size).fill(0);
+  const scored = new Set<number>();
+  model.merges.forEach((m, rank) => {
+    const [l, r] = Array.isArray(m) ? m : [m.slice(0, m.indexOf(" ")), m.slice(m.indexOf(" ") + 1)];
+    const id = model.vocab?.[l + r];
+    if (id !== undefined && !scored.has(id)) {
+      scores[id] = -rank;
+      scored.add(id);
+    }
+  });
+  // Pieces no merge produces (single characters) must not win over merged pieces.
+  for (let i = 0; i < size; i++) if (!scored.has(i) && types[i] === TOKEN_TYPE.normal) scores[i] = -1e9;
+  if (model.unk_token && model.vocab[model.unk_token] !== undefined)
+    types[model.vocab[model.unk_token]] = TOKEN_TYPE.unknown;
+  const idOf = (key: string): number | null => {
+    const v = tokenizerConfig?.[key];
+    const content =
+      typeof v === "string"
+        ? v
+        : v && typeof v === "object"
+          ? (v as { content?: string }).content
+          : undefined;
+    if (!content) return null;
+    const id = tokens.indexOf(content);
+    return id >= 0 ? id : null;
+  };
+  const bool = (key: string): boolean | null => {
+    const v = tokenizerConfig?.[key];
+    return typeof v === "boolean" ? v : null;
+  };
+  const template = tokenizerConfig?.chat_template;
+  return {
+    model: "llama",
+    tokens,
+    scores,
+    tokenTypes: types,
+    merges: null,
+    bosTokenId: idOf("bos_token"),
+    eosTokenId: idOf("eos_token"),
+    unkTokenId: model.unk_token ? (model.vocab[model.unk_token] ?? null) : null,
+    padTokenId: idOf("pad_token"),
+    addBosToken: bool("add_bos_token"),
+    addEosToken: bool("add_eos_token"),
+    chatTemplate: typeof template === "string" ? template : null,
+  };
+}

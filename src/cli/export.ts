@@ -1,0 +1,77 @@
+/**
+ * `sft export`: write a model (optionally with a LoRA adapter merged in) as a Hugging Face
+ * directory or a llama.cpp GGUF file, tokenizer included.
+ */
+import type { Command } from "commander";
+import { exportModel } from "../engine/checkpoint/export.js";
+import { SftError } from "../errors.js";
+
+interface ExportFlags {
+  model: string;
+  adapter?: string;
+  out: string;
+  format?: string;
+  dtype?: string;
+  maxShardSize?: string;
+}
+
+/** "5GB", "500MB", "2e9" → bytes. */
+export function parseByteSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i.exec(text.trim());
+  if (!m) {
+    throw new SftError(`cannot read the size "${text}"`, {
+      where: { field: "--max-shard-size" },
+      hint: "e.g. 2GB or 500MB",
+    });
+  }
+  const unit = (m[2] ?? "B").toUpperCase();
+  const scale: Record<string, number> = {
+    B: 1,
+    KB: 1e3,
+    MB: 1e6,
+    GB: 1e9,
+    KIB: 2 ** 10,
+    MIB: 2 ** 20,
+    GIB: 2 ** 30,
+  };
+  return Math.floor(Number(m[1]) * scale[unit]);
+}
+
+export function runExport(f: ExportFlags): string[] {
+  const format = f.format ?? (f.out.endsWith(".gguf") ? "gguf" : "hf");
+  if (format !== "hf" && format !== "gguf") {
+    throw new SftError(`unknown --format "${format}"`, {
+      where: { field: "--format" },
+      hint: "use hf or gguf",
+    });
+  }
+  return exportModel({
+    model: f.model,
+    out: f.out,
+    format,
+    ...(f.adapter ? { adapter: f.adapter } : {}),
+    ...(f.dtype ? { dtype: f.dtype } : {}),
+    ...(f.maxShardSize ? { maxShardBytes: parseByteSize(f.maxShardSize) } : {}),
+  });
+}
+
+export function register(parent: Command): void {
+  parent
+    .command("export")
+    .description("write a model (with a LoRA adapter merged in) as a Hugging Face directory or a GGUF file")
+    .requiredOption("--model <path>", "HF model directory or .gguf file")
+    .requiredOption("--out <path>", "output directory (hf) or .gguf file (gguf)")
+    .option("--adapter <dir>", "PEFT LoRA adapter directory to merge into the weights")
+    .option("--format <hf|gguf>", "output format (default: gguf when --out ends in .gguf, else hf)")
+    .option("--dtype <type>", "hf: F32 (default), F16, BF16; gguf: F16 (default), F32, Q8_0")
+    .option("--max-shard-size <size>", "hf: split model.safetensors above this size (default 5GB)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n" +
+        "  sft export --model runs/a/model --out merged/\n" +
+        "  sft export --model base/ --adapter runs/a/adapter --out merged.gguf --dtype Q8_0\n",
+    )
+    .action((opts: ExportFlags) => {
+      for (const file of runExport(opts)) process.stdout.write(`${file}\n`);
+    });
+}
