@@ -5,14 +5,15 @@
  *
  *   npx tsx tools/bench-tokenize.ts [--tokenizer DIR|FILE.gguf] [--in FILE] [--template NAME] [--repeat N]
  */
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { readRecords } from "../src/data/io/index.js";
 import type { SftRecord } from "../src/data/record.js";
 import { IGNORE_INDEX, tokenizeRecord } from "../src/tokenize/mask.js";
 import { loadTokenizer } from "../src/tokenize/tokenizer.js";
 
-const shared = resolve(import.meta.dirname, "../../shared");
+const shared = resolve(dirname(fileURLToPath(import.meta.url)), "../../shared");
 const { values } = parseArgs({
   options: {
     tokenizer: { type: "string", default: resolve(shared, "tokenizers/qwen3") },
