@@ -5,7 +5,7 @@
  * positives plus false negatives under the LSH S-curve; candidates are then confirmed by the
  * signature's estimate of Jaccard similarity.
  */
-import { ngrams, tokenize } from "../text/tokenize.js";
+import { tokenize } from "../text/tokenize.js";
 import { fnv1a32, mix32 } from "./hash.js";
 
 export interface MinHashOptions {
@@ -15,9 +15,17 @@ export interface MinHashOptions {
   seed: number;
 }
 
+/** Hashes of the token n-grams (computed from per-token hashes, without building n-gram strings). */
 export function shingleHashes(text: string, shingle: number): Uint32Array {
+  const tokens = tokenize(text);
+  const th = tokens.map(fnv1a32);
+  const n = Math.min(shingle, th.length);
   const set = new Set<number>();
-  for (const g of ngrams(tokenize(text), shingle)) set.add(fnv1a32(g));
+  for (let i = 0; i + n <= th.length; i++) {
+    let h = n;
+    for (let j = 0; j < n; j++) h = mix32((h ^ th[i + j]) + 0x9e3779b9);
+    set.add(h);
+  }
   return Uint32Array.from(set);
 }
 
