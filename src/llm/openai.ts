@@ -120,6 +120,7 @@ export class OpenAiBackend implements LlmBackend {
         },
         this.opts.retry ?? DEFAULT_RETRY,
         {
+          label: this.id,
           classify: classifyOpenAiFailure,
           onRetry: (info) => {
             this.opts.meter?.recordRetry();
@@ -211,7 +212,7 @@ export class OpenAiEmbeddingBackend implements EmbeddingBackend {
         return out;
       },
       this.opts.retry ?? DEFAULT_RETRY,
-      { classify: classifyOpenAiFailure, sleep: this.opts.sleep },
+      { label: this.id, classify: classifyOpenAiFailure, sleep: this.opts.sleep },
     );
   }
 }

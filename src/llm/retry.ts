@@ -44,6 +44,8 @@ export function backoffDelay(
 }
 
 export interface RetryHooks {
+  /** what is being called, for the final error ("openai:model@url") */
+  label?: string;
   classify: (e: unknown) => FailureClass;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
   sleep?: (ms: number) => Promise<void>;
@@ -65,11 +67,14 @@ export async function withRetry<T>(
       const c = hooks.classify(e);
       if (!c.retryable) throw e;
       if (attempt >= policy.maxRetries) {
-        throw new SftError(`LLM request failed after ${attempt + 1} attempts: ${c.reason}`, {
-          code: "E_LLM",
-          hint: "check that the server is up and the model name is right; raise llm.max_retries or llm.timeout_s for slow servers, then rerun (finished rows are kept)",
-          cause: e,
-        });
+        throw new SftError(
+          `LLM request${hooks.label ? ` to ${hooks.label}` : ""} failed after ${attempt + 1} attempts: ${c.reason}`,
+          {
+            code: "E_LLM",
+            hint: "check that the server is up and the model name is right; raise llm.max_retries or llm.timeout_s for slow servers, then rerun (finished rows are kept)",
+            cause: e,
+          },
+        );
       }
       const backoff = backoffDelay(attempt, policy, hooks.random);
       const delayMs = Math.min(policy.maxDelayMs, Math.max(backoff, c.retryAfterMs ?? 0));

@@ -96,7 +96,7 @@ test("gives up with an SftError after max retries; 400 is not retried", async ()
     const be = new OpenAiBackend({ baseUrl: server.url, model: "m", retry: { ...fastRetry, maxRetries: 2 } });
     await assert.rejects(be.chat([{ role: "user", content: "x" }]), (e: unknown) => {
       assert.ok(e instanceof SftError);
-      assert.match(e.message, /after 3 attempts/);
+      assert.match(e.message, /to openai:m@http:\/\/127.0.0.1:\d+\/v1 failed after 3 attempts/);
       return true;
     });
     assert.equal(server.log.length, 3);
