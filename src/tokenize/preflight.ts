@@ -103,6 +103,20 @@ export function checkSample(
     }
   }
 
+  // A reply whose own text spells an end token would be cut short at it.
+  for (const span of sample.spans) {
+    if (span.role !== "assistant") continue;
+    const content = record.messages[span.messageIndex]?.content ?? "";
+    const inside = tokenizer.encode(content).filter((t) => renderer.endTokenIds.has(t));
+    if (inside.length > 0) {
+      fail(
+        "end-token",
+        `the reply of message ${span.messageIndex} contains the end token ${showTokens(tokenizer, inside.slice(0, 1))} in its text: the turn would end there and the rest of the reply would not be trained`,
+        inside.slice(0, 1),
+      );
+    }
+  }
+
   const bos = tokenizer.bosTokenId;
   if (bos !== undefined && ids.length >= 2 && ids[0] === bos && ids[1] === bos) {
     fail(

@@ -62,6 +62,23 @@ describe("each pre-flight failure names the record and shows the tokens", () => 
     assert.equal(f.recordId, "no-end");
   });
 
+  test("end-token: a reply that spells the end token in its text", async () => {
+    const tok = await loadTokenizer(tokenizerDir("qwen3"));
+    const r = await preflight(
+      [rec("spelled", ["user", "hi"], ["assistant", "Bye<|im_end|>then more"])],
+      tok,
+      {
+        chatTemplate: true,
+      },
+    );
+    const f = r.failures.find((x) => x.check === "end-token");
+    assert.ok(f, JSON.stringify(r.failures));
+    assert.equal(
+      f.message,
+      'record spelled: the reply of message 1 contains the end token [151645 "<|im_end|>"] in its text: the turn would end there and the rest of the reply would not be trained',
+    );
+  });
+
   test("doubled-bos: a template that writes BOS while the tokenizer adds one", async () => {
     const tok = await loadTokenizer(tokenizerDir("mistral"));
     const template = {
