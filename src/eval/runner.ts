@@ -11,6 +11,8 @@ import type { LlmBackend } from "../llm/types.js";
 import { runChecker } from "./checkers/checkers.js";
 import { analyzeFormats, type FormatAnalysis, type PerplexityScorer } from "./format.js";
 import { configDir, createGenerator, type GenerationRequest, resolvePath } from "./generators.js";
+// registers the `local` generator kind (the package's own engine)
+import "./generators-local.js";
 import {
   type FollowResult,
   type IfevalAccuracy,
