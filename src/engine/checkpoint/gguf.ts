@@ -141,6 +141,14 @@ class HeaderCursor {
     this.pos += 8;
     return Number(this.view.getBigInt64(r, true));
   }
+  get fileSize(): number {
+    return this.file.size;
+  }
+
+  remaining(): number {
+    return this.file.size - this.pos;
+  }
+
   string(): string {
     const len = this.u64();
     if (len > this.file.size) {
@@ -198,6 +206,15 @@ function readValue(c: HeaderCursor, type: GgufValueType, key: string, path: stri
     case "array": {
       const itemType = valueType(c.u32(), key, path);
       const count = c.u64();
+      // Every element takes at least one byte: a larger count means a corrupt header.
+      if (count > c.remaining()) {
+        throw ggufError(
+          path,
+          `corrupt header: an array of ${count} elements in a file of ${c.fileSize} bytes`,
+          "the file is corrupt",
+          key,
+        );
+      }
       const out: GgufValue[] = new Array(count);
       for (let i = 0; i < count; i++) out[i] = readValue(c, itemType, key, path);
       return out;
@@ -260,6 +277,14 @@ function parseHeader(path: string, file: RandomAccessFile): GgufHeader {
   for (let i = 0; i < tensorCount; i++) {
     const name = c.string();
     const nDims = c.u32();
+    if (nDims < 1 || nDims > 4) {
+      throw ggufError(
+        path,
+        `tensor has ${nDims} dimensions (GGUF allows 1 to 4)`,
+        "the file is corrupt",
+        name,
+      );
+    }
     const dims: number[] = [];
     for (let d = 0; d < nDims; d++) dims.push(c.u64());
     const typeCode = c.u32();
@@ -272,6 +297,14 @@ function parseHeader(path: string, file: RandomAccessFile): GgufHeader {
     const typeName = t?.name ?? `ggml type ${typeCode}`;
     const inner = shape[shape.length - 1] ?? 1;
     const byteLength = t ? (numel(shape) / t.blockSize) * t.blockBytes : 0;
+    if (rel % alignment !== 0) {
+      throw ggufError(
+        path,
+        `tensor data offset ${rel} is not a multiple of the alignment ${alignment}`,
+        "the file is corrupt",
+        name,
+      );
+    }
     if (t && inner % t.blockSize !== 0) {
       throw ggufError(
         path,

@@ -206,3 +206,50 @@ test("malformed and unsupported GGUF files fail with messages naming file, tenso
     `${unsupported}: q.Q4_K: unsupported tensor type Q5_K (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, F64, I32)`,
   );
 });
+
+test("corrupt GGUF headers (absurd array length, bad dimension count, misaligned data) fail cleanly", () => {
+  // A hand-made header: magic, v3, 1 tensor, 1 kv: "a" = array of u8 with 2^40 elements.
+  const head = Buffer.alloc(4 + 4 + 8 + 8);
+  head.writeUInt32LE(0x46554747, 0);
+  head.writeUInt32LE(3, 4);
+  head.writeBigUInt64LE(0n, 8);
+  head.writeBigUInt64LE(1n, 16);
+  const key = Buffer.alloc(8 + 1 + 4 + 4 + 8);
+  key.writeBigUInt64LE(1n, 0);
+  key.write("a", 8);
+  key.writeUInt32LE(9, 9); // array
+  key.writeUInt32LE(0, 13); // of u8
+  key.writeBigUInt64LE(2n ** 40n, 17);
+  const huge = join(dir, "huge-array.gguf");
+  writeFileSync(huge, Buffer.concat([head, key, Buffer.alloc(64)]));
+  assert.equal(
+    errorOf(() => readGgufMetadata(huge))
+      .format()
+      .split("\n")[0],
+    `${huge}: a: corrupt header: an array of ${2 ** 40} elements in a file of ${head.length + key.length + 64} bytes`,
+  );
+
+  const good = join(dir, "one.gguf");
+  writeGguf(good, {
+    metadata: {},
+    tensors: [{ name: "w", tensor: { shape: [2, 2], data: new Float32Array(4) }, type: "F32" }],
+  });
+  const bytes = readFileSync(good);
+  const at = bytes.indexOf(Buffer.from("w")) + 1; // u32 n_dims, 2×u64 dims, u32 type, u64 offset
+  const dims = Buffer.from(bytes);
+  dims.writeUInt32LE(7, at);
+  const badDims = join(dir, "dims.gguf");
+  writeFileSync(badDims, dims);
+  assert.equal(
+    errorOf(() => readGgufMetadata(badDims)).message,
+    "tensor has 7 dimensions (GGUF allows 1 to 4)",
+  );
+  const misaligned = Buffer.from(bytes);
+  misaligned.writeBigUInt64LE(4n, at + 4 + 16 + 4);
+  const badOffset = join(dir, "offset.gguf");
+  writeFileSync(badOffset, misaligned);
+  assert.equal(
+    errorOf(() => readGgufMetadata(badOffset)).message,
+    "tensor data offset 4 is not a multiple of the alignment 32",
+  );
+});
