@@ -67,6 +67,36 @@ export const selfInstructSchema = z.strictObject({
   machine_examples: z.number().int().nonnegative().default(1),
   /** drop a new instruction whose ROUGE-L F with any kept one exceeds this */
   rouge_threshold: z.number().min(0).max(1).default(0.7),
+  /** drop proposals mentioning things a text model cannot see or produce (as self-instruct does) */
+  blocked_words: z
+    .array(z.string().min(1))
+    .default([
+      "image",
+      "images",
+      "graph",
+      "graphs",
+      "picture",
+      "pictures",
+      "file",
+      "files",
+      "map",
+      "maps",
+      "draw",
+      "plot",
+      "go to",
+      "video",
+      "audio",
+      "flowchart",
+      "diagram",
+      "图片",
+      "图像",
+      "视频",
+      "音频",
+      "画出",
+    ]),
+  /** proposals shorter/longer than this (word units) are dropped */
+  min_words: z.number().nonnegative().default(3),
+  max_words: z.number().positive().default(150),
   /** give up after this many rounds without enough new instructions */
   max_rounds: positiveInt.default(200),
 });

@@ -16,6 +16,7 @@ import { RougeFilter } from "../dedup/rouge-filter.js";
 import { writeJsonl } from "../io/index.js";
 import type { SftRecord } from "../record.js";
 import { drawFromTaxonomy, loadTaxonomy, type Taxonomy } from "../taxonomy/taxonomy.js";
+import { countLength } from "../text/tokenize.js";
 import { runSlots, type SlotJobProgress } from "./job.js";
 import { defaultPrompts, type PromptSet, parseInstructionReply, renderPrompt, userTurn } from "./prompts.js";
 import { makeRng, sample, seedFrom } from "./rng.js";
@@ -259,6 +260,27 @@ export function jobUsageSaver(
   };
 }
 
+/** The self-instruct heuristics: length bounds, blocked words, and a sane first character. */
+export function proposalProblem(
+  instruction: string,
+  opts: { blocked_words: string[]; min_words: number; max_words: number },
+): string | undefined {
+  const units = countLength(instruction).units;
+  if (units < opts.min_words) return `instruction too short (${units.toFixed(1)} word units)`;
+  if (units > opts.max_words) return `instruction too long (${units.toFixed(1)} word units)`;
+  const lower = instruction.toLowerCase();
+  for (const w of opts.blocked_words) {
+    const cjk = /[\u3400-\u9fff]/.test(w);
+    const re = cjk
+      ? null
+      : new RegExp(`(?<![\\p{L}\\p{N}])${w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\p{L}\\p{N}])`, "u");
+    if (cjk ? lower.includes(w) : re!.test(lower))
+      return `mentions "${w}", which a text model cannot see or make`;
+  }
+  if (/^[\p{P}\p{S}]/u.test(instruction) && !/^["“「(（]/.test(instruction)) return "starts with punctuation";
+  return undefined;
+}
+
 function formatSeedExample(t: { instruction: string; input: string }, i: number): string {
   return `${i}. Instruction: ${t.instruction}\n   Input: ${t.input || "<noinput>"}`;
 }
@@ -331,6 +353,11 @@ async function selfInstruct(
       const { instruction, input } = parseInstructionReply(text);
       if (!instruction) {
         rejects.set(slot, { reasons: ["empty instruction"], candidate: text });
+        continue;
+      }
+      const problem = proposalProblem(instruction, si);
+      if (problem) {
+        rejects.set(slot, { reasons: [problem], candidate: { instruction, input } });
         continue;
       }
       const hit = filter.findSimilar(instruction);

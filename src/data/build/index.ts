@@ -3,6 +3,7 @@ export {
   type BuildRuntime,
   buildInstructionData,
   jobUsageSaver,
+  proposalProblem,
   type RejectedRow,
   rejectsPathFor,
   statePathFor,

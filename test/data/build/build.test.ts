@@ -8,6 +8,7 @@ import {
   buildInstructionData,
   loadSeedTasks,
   parseInstructionReply,
+  proposalProblem,
   renderPrompt,
 } from "../../../src/data/build/index.js";
 import type { SftRecord } from "../../../src/data/record.js";
@@ -195,4 +196,20 @@ test("self-instruct drops proposals too close (ROUGE-L > 0.7) to a seed or kept 
     store.close();
     await server.close();
   }
+});
+
+test("self-instruct heuristics: length, blocked words (whole words), leading punctuation", () => {
+  const opts = { blocked_words: ["image", "map", "图片"], min_words: 3, max_words: 150 };
+  assert.equal(proposalProblem("Summarise the article in two sentences.", opts), undefined);
+  assert.match(proposalProblem("Describe the image below in detail.", opts)!, /"image"/);
+  assert.equal(
+    proposalProblem("Explain how imagery works in poetry.", opts),
+    undefined,
+    "imagery is not image",
+  );
+  assert.equal(proposalProblem("Explain what a bitmap font is.", opts), undefined, "bitmap is not map");
+  assert.match(proposalProblem("请描述这张图片的内容", opts)!, /图片/);
+  assert.match(proposalProblem("Hi.", opts)!, /too short/);
+  assert.match(proposalProblem("- List three fruits please now.", opts)!, /punctuation/);
+  assert.equal(proposalProblem("请写一首关于春天的诗", opts), undefined);
 });
