@@ -3,6 +3,7 @@
  * training sees it (labels aligned with input_ids, -100 = not trained). Also holds the options
  * that `data inspect` and `data check` share with it.
  */
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { FORMAT_NAMES, parseFormatName } from "../data/formats/index.js";
 import { readRecords, writeJsonl } from "../data/io/index.js";
@@ -17,7 +18,8 @@ export interface TokenizeCliOptions {
   in: string;
   from?: string;
   template?: string;
-  chatTemplate?: boolean;
+  /** true: the tokenizer's template; a string: a file holding a Jinja chat template. */
+  chatTemplate?: boolean | string;
   maskPolicy?: string;
   maxSeqLength?: string;
 }
@@ -35,9 +37,25 @@ export function addTokenizeOptions(cmd: Command): Command {
       "--template <name>",
       `prompt template: ${builtinTemplateNames().join(", ")}, or a YAML/JSON template file (FILE.yaml or FILE.yaml#name)`,
     )
-    .option("--chat-template", "use the tokenizer's Jinja chat template (the default when it has one)")
+    .option(
+      "--chat-template [file]",
+      "use the tokenizer's Jinja chat template (the default when it has one), or the Jinja template in FILE",
+    )
     .option("--mask-policy <policy>", `which turns are trained: ${MASK_POLICIES.join(", ")}`, "all_assistant")
     .option("--max-seq-length <n>", "truncate samples to this many tokens (reported per record)");
+}
+
+function readChatTemplateOption(value: true | string): true | string {
+  if (value === true) return true;
+  try {
+    return readFileSync(value, "utf8");
+  } catch (e) {
+    throw new SftError(`cannot read the chat template file ${value}`, {
+      where: { file: value, field: "--chat-template" },
+      hint: "pass a file holding a Jinja chat template, or --chat-template alone for the tokenizer's own",
+      cause: e,
+    });
+  }
 }
 
 export interface ResolvedTokenizeOptions {
@@ -76,7 +94,7 @@ export async function resolveTokenizeOptions(opts: TokenizeCliOptions): Promise<
     maskPolicy: policy as MaskPolicy,
     ...(maxSeqLength !== undefined ? { maxSeqLength } : {}),
     ...(opts.template !== undefined ? { template: opts.template } : {}),
-    ...(opts.chatTemplate ? { chatTemplate: true } : {}),
+    ...(opts.chatTemplate ? { chatTemplate: readChatTemplateOption(opts.chatTemplate) } : {}),
   };
   const invalidRows: string[] = [];
   const records = readRecords(opts.in, {

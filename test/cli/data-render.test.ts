@@ -133,6 +133,26 @@ describe("sft data render", () => {
     ]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /unknown template "nope"/);
+    const jinja = join(dir, "plain.jinja");
+    writeFileSync(
+      jinja,
+      "{% for m in messages %}{{ m.role + ': ' + m.content + eos_token }}{% endfor %}{% if add_generation_prompt %}{{ 'assistant: ' }}{% endif %}",
+    );
+    const custom = sft([
+      "data",
+      "render",
+      "--tokenizer",
+      storiesGguf,
+      "--in",
+      clean,
+      "--out",
+      out,
+      "--chat-template",
+      jinja,
+    ]);
+    assert.equal(custom.code, 0, custom.stderr);
+    const first = JSON.parse(readFileSync(out, "utf8").split("\n")[0]);
+    assert.ok(first.text.startsWith(`user: ${records[0].messages[0].content}</s>assistant: `), first.text);
     const both = sft([
       "data",
       "render",
