@@ -61,7 +61,7 @@ export const evalConfigSchema = z.strictObject({
       concurrency: positiveInt.default(4),
     })
     .optional(),
-  /** fluency: perplexity under this reference model (needs a registered perplexity scorer) */
+  /** fluency: perplexity under this reference model (HF directory or GGUF, run by the package's engine) */
   fluency: z.strictObject({ model: z.string().min(1) }).optional(),
   /** tasks whose improvement is below this are flagged as needing attention */
   attention_threshold: z.number().default(0.1),

@@ -18,7 +18,7 @@
  *   hi/len (so twice too long scores 0.5).
  *
  * fluency — from the perplexity of the response under a reference language model, when a
- *   `PerplexityScorer` is given: score = 1 − ln(ppl)/ln(V), V the model's vocabulary size
+ *   `PerplexityScorer` is given (./perplexity-local.ts runs any model the engine loads): score = 1 − ln(ppl)/ln(V), V the model's vocabulary size
  *   (a model that guesses uniformly has ppl = V and scores 0; a perfectly predictable text
  *   scores 1). Null when no scorer is configured (then it is left out of every average).
  *

@@ -21,6 +21,7 @@ import {
 } from "./ifeval/evaluate.js";
 import { type IfScoreParts, instructionFollowingScore } from "./ifscore.js";
 import { type JudgeSummary, judgePairs } from "./judge.js";
+import { LocalPerplexityScorer } from "./perplexity-local.js";
 import { type EvalItem, readIfevalAsItems, readSuite } from "./suite.js";
 
 export interface ModelSample {
@@ -100,9 +101,9 @@ export interface EvalResult {
   samples: SampleResult[];
 }
 
-/** Factory for a fluency scorer from a model path; the engine registers one. */
+/** Factory for a fluency scorer from a model path (default: the package's own engine). */
 export type PerplexityScorerFactory = (modelPath: string) => Promise<PerplexityScorer>;
-let perplexityFactory: PerplexityScorerFactory | undefined;
+let perplexityFactory: PerplexityScorerFactory = (modelPath) => LocalPerplexityScorer.load(modelPath);
 
 export function registerPerplexityScorerFactory(f: PerplexityScorerFactory): void {
   perplexityFactory = f;
@@ -302,12 +303,7 @@ export async function runEvaluation(config: EvalConfig, opts: RunEvalOptions = {
   }));
   let scorer = opts.perplexity;
   if (!scorer && config.fluency) {
-    if (!perplexityFactory)
-      throw new SftError("fluency needs a perplexity scorer, and none is available in this build", {
-        where: { file: opts.configFile, field: "fluency.model" },
-        hint: "remove `fluency` from the config to skip the fluency measure",
-        code: "E_CONFIG",
-      });
+    log(`loading the fluency reference model ${config.fluency.model}`);
     scorer = await perplexityFactory(resolvePath(baseDir, config.fluency.model));
   }
   const ctx = { baseDir, generation: config.generation, file: opts.configFile };

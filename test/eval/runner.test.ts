@@ -1,13 +1,19 @@
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { evalConfigSchema, validateEvalConfig } from "../../src/config/eval.js";
 import { SftError } from "../../src/errors.js";
 import type { PerplexityScorer } from "../../src/eval/format.js";
+import { LocalPerplexityScorer } from "../../src/eval/perplexity-local.js";
 import { deriveSuggestions, runEvaluation } from "../../src/eval/runner.js";
 import { writeEvalFixture } from "./eval-fixture.js";
+
+const STORIES = resolve(
+  new URL("../..", import.meta.url).pathname,
+  "../shared/models/stories260K/stories260K.gguf",
+);
 
 /** Perplexity from character frequencies of English prose: unusual characters cost more. */
 const charScorer: PerplexityScorer = {
@@ -43,9 +49,34 @@ describe("evaluation runner", () => {
     const without = await runEvaluation(config, { baseDir: dir });
     assert.equal(without.format.sft.fluency, null);
     await assert.rejects(
-      runEvaluation({ ...config, fluency: { model: "ref-model" } }, { baseDir: dir }),
-      (e: unknown) => e instanceof SftError && /perplexity scorer/.test(e.message),
+      runEvaluation({ ...config, fluency: { model: "no-such-model" } }, { baseDir: dir }),
+      (e: unknown) => e instanceof SftError && /not found/.test(e.message),
     );
+  });
+
+  it("fluency from a real reference model (stories260K) ranks story-like text above gibberish", async () => {
+    const scorer = await LocalPerplexityScorer.load(STORIES);
+    assert.equal(scorer.vocabSize, 512);
+    const [story, noise] = await scorer.perplexity([
+      "Once upon a time, there was a little girl named Lily. She loved to play outside.",
+      "zq xv qqq jjj kkk 123 !!! ##",
+    ]);
+    assert.ok(story < 10 && noise > 100, `${story} ${noise}`);
+    const dir = mkdtempSync(join(tmpdir(), "runner-"));
+    writeEvalFixture(dir);
+    const config = evalConfigSchema.parse({
+      base: { kind: "responses", path: "base.jsonl" },
+      sft: { kind: "responses", path: "sft.jsonl" },
+      suites: ["suite.jsonl"],
+      max_samples: 3,
+      fluency: { model: STORIES },
+    });
+    const r = await runEvaluation(config, { baseDir: dir });
+    for (const s of r.samples) {
+      const f = s.sft.format.fluency;
+      assert.ok(f && f.score >= 0 && f.score <= 1 && f.perplexity > 1);
+    }
+    assert.ok(r.format.base.fluency !== null);
   });
 
   it("config needs suites or IFEval prompts; suggestions follow the numbers", () => {
