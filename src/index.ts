@@ -65,6 +65,7 @@ export type { IfScoreParts } from "./eval/ifscore.js";
 export { IF_WEIGHTS, instructionFollowingScore } from "./eval/ifscore.js";
 export type { JudgeSummary } from "./eval/judge.js";
 export { judgePairs } from "./eval/judge.js";
+export { LocalPerplexityScorer } from "./eval/perplexity-local.js";
 export { corpusBleu, sentenceBleu } from "./eval/metrics/bleu.js";
 export { chrf } from "./eval/metrics/chrf.js";
 export { renderReportHtml, writeReport } from "./eval/report/index.js";
