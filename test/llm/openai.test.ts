@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -44,6 +44,11 @@ test("chat against a real HTTP server returns the scripted answer, usage and opt
     assert.equal(s.requests, 1);
     assert.ok(s.prompt_tokens > 0 && s.completion_tokens > 0);
     assert.ok(Math.abs(s.cost - (s.prompt_tokens * 1000 + s.completion_tokens * 2000) / 1e6) < 1e-12);
+    // complete() is one user turn on servers that only speak chat
+    const c = await be.complete("plain prompt", { max_tokens: 5 });
+    assert.equal(c.choices[0].text, "echo:plain prompt:0");
+    assert.deepEqual(server.log[1].body!.messages, [{ role: "user", content: "plain prompt" }]);
+    assert.equal(server.log[1].body!.max_tokens, 5);
   } finally {
     await server.close();
   }
@@ -120,6 +125,26 @@ test("the API key comes from the named env var, and a missing one is a clear err
     const be = new OpenAiBackend({ baseUrl: server.url, model: "m", apiKeyEnv: "SFT_TEST_KEY_1" });
     await be.chat([{ role: "user", content: "x" }]);
     assert.equal(server.log[0].authorization, "Bearer sk-secret-123");
+    // the key is never written: not into the cache/job database, not into errors
+    const dir = mkdtempSync(join(tmpdir(), "sft-key-"));
+    const store = new LlmStore(join(dir, "s.sqlite"));
+    const cached = createLlmBackend(
+      {
+        base_url: server.url,
+        model: "m",
+        api_key_env: "SFT_TEST_KEY_1",
+        timeout_s: 5,
+        max_retries: 0,
+        retry_base_ms: 1,
+        retry_max_ms: 1,
+        concurrency: 1,
+      },
+      { store },
+    );
+    await cached.chat([{ role: "user", content: "y" }]);
+    store.close();
+    for (const f of readdirSync(dir))
+      assert.ok(!readFileSync(join(dir, f)).includes("sk-secret-123"), `key found in ${f}`);
     assert.throws(
       () => new OpenAiBackend({ baseUrl: server.url, model: "m", apiKeyEnv: "SFT_TEST_KEY_UNSET_X" }),
       /SFT_TEST_KEY_UNSET_X is not set/,
