@@ -81,11 +81,17 @@ function eosIds(v: unknown): number | number[] | null {
   return tokenId(v);
 }
 
+/** Newer transformers write `rope_parameters: { rope_theta, rope_type, factor, … }` instead of rope_theta/rope_scaling. */
+function ropeParameters(json: Json): Json | null {
+  const p = json.rope_parameters;
+  return p && typeof p === "object" && !Array.isArray(p) ? (p as Json) : null;
+}
+
 function ropeScaling(json: Json, file: string): RopeScaling | null {
-  const r = json.rope_scaling;
+  const field = json.rope_scaling == null && ropeParameters(json) ? "rope_parameters" : "rope_scaling";
+  const r = json[field];
   if (r === undefined || r === null) return null;
-  if (typeof r !== "object")
-    throw configError(file, "rope_scaling", "rope_scaling must be an object or null");
+  if (typeof r !== "object") throw configError(file, field, `${field} must be an object or null`);
   const o = r as Json;
   const type = String(o.rope_type ?? o.type ?? "");
   if (type === "default" || type === "") return null;
@@ -155,7 +161,7 @@ export function parseHfConfig(json: unknown, file: string): ModelConfig {
     headDim,
     maxPositionEmbeddings: intField(c, file, "max_position_embeddings", 2048),
     normEps: numField(c, file, "rms_norm_eps", 1e-6),
-    ropeTheta: numField(c, file, "rope_theta", 10000),
+    ropeTheta: numField(c, file, "rope_theta", numField(ropeParameters(c) ?? {}, file, "rope_theta", 10000)),
     ropeScaling: ropeScaling(c, file),
     tieWordEmbeddings: boolField(c, "tie_word_embeddings", false),
     attentionBias,

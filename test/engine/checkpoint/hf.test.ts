@@ -174,6 +174,32 @@ test("parseHfConfig: mistral, qwen2 (q/k/v bias), qwen3 (q/k norm, explicit head
   assert.deepEqual(parseHfConfig(toHfConfig(qwen2), "q.json"), qwen2);
 });
 
+test("parseHfConfig: the newer rope_parameters block gives rope theta and scaling", () => {
+  const { rope_theta: _t, rope_scaling: _s, ...rest } = tinyLlama;
+  const c = parseHfConfig(
+    {
+      ...rest,
+      rope_parameters: {
+        rope_type: "llama3",
+        rope_theta: 500000,
+        factor: 8,
+        low_freq_factor: 1,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 32,
+      },
+    },
+    "c.json",
+  );
+  assert.equal(c.ropeTheta, 500000);
+  assert.deepEqual(c.ropeScaling, parseHfConfig(tinyLlama, "c.json").ropeScaling);
+  const plain = parseHfConfig(
+    { ...rest, rope_parameters: { rope_type: "default", rope_theta: 1000000 } },
+    "c.json",
+  );
+  assert.equal(plain.ropeTheta, 1000000);
+  assert.equal(plain.ropeScaling, null);
+});
+
 test("parseHfConfig: unsupported model_type / architecture and bad fields name the file and the supported ones", () => {
   const e1 = errorOf(() => parseHfConfig({ ...tinyLlama, model_type: "falcon" }, "/m/config.json"));
   assert.equal(
