@@ -16,7 +16,13 @@ import type { TensorMap } from "../tensor.js";
 import { writeAtomically } from "./file-io.js";
 import { type GgufTokenizerInfo, ggufTokenizerInfo, readGguf } from "./gguf.js";
 import { ggufConfig, ggufTensorsToHf, llama3ScalingFromRopeFreqs } from "./gguf-llama.js";
-import { normalizeGpt2Names, readHfConfig, toHfConfig, validateTensors } from "./hf-config.js";
+import {
+  expectedTensorShapes,
+  normalizeGpt2Names,
+  readHfConfig,
+  toHfConfig,
+  validateTensors,
+} from "./hf-config.js";
 import { hfTokenizerFromGguf } from "./hf-tokenizer.js";
 import {
   readSafetensorsFile,
@@ -122,7 +128,10 @@ function loadHfDir(dir: string): LoadedCheckpoint {
       code: "E_CHECKPOINT",
     });
   }
-  let { tensors } = readSafetensorsFile(weightsPath);
+  // Read only what the model uses (not tied lm_head copies, attention-mask buffers, …).
+  const wanted = [...expectedTensorShapes(config).keys()];
+  if (config.architecture === "gpt2") wanted.push(...wanted.map((n) => n.replace(/^transformer\./, "")));
+  let { tensors } = readSafetensorsFile(weightsPath, { names: wanted });
   if (config.architecture === "gpt2") tensors = normalizeGpt2Names(tensors);
   return {
     config,
