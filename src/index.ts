@@ -18,10 +18,10 @@ export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./data/reco
 export { messageSchema, sftRecordSchema } from "./data/record.js";
 export type { DatasetStats, Percentiles } from "./data/stats.js";
 export { computeStats, formatStats } from "./data/stats.js";
-export type { DatasetStats, Percentiles } from "./data/stats.js";
-export { computeStats, formatStats } from "./data/stats.js";
 export type { ValidationReport } from "./data/validate.js";
 export { recordProblems, validateFile } from "./data/validate.js";
+export type { ExportOptions } from "./engine/checkpoint/export.js";
+export { exportModel } from "./engine/checkpoint/export.js";
 export type { GgufTokenizerInfo, GgufValue } from "./engine/checkpoint/gguf.js";
 export { readGguf, readGgufMetadata, readGgufTokenizer, writeGguf } from "./engine/checkpoint/gguf.js";
 export type { LoadedCheckpoint } from "./engine/checkpoint/hf.js";
