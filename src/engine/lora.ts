@@ -25,7 +25,7 @@ export interface LoraOptions {
   r: number;
   /** Scale numerator: the update is scaled by alpha/r (or alpha/sqrt(r) with rsLora). Default 8, as PEFT. */
   alpha?: number;
-  /** Names of the wrapped linears (see LORA_TARGETS); default DEFAULT_LORA_TARGETS. */
+  /** Names of the wrapped linears (see LORA_TARGETS) or "all-linear"; default DEFAULT_LORA_TARGETS. */
   targets?: readonly string[];
   /** Dropout on the LoRA input during training, in [0, 1). Default 0. */
   dropout?: number;
@@ -77,7 +77,12 @@ export function resolveLora(opts: LoraOptions, config: ModelConfig): ResolvedLor
     });
   }
   const allowed = LORA_TARGETS[config.architecture];
-  const targets = [...new Set(opts.targets ?? DEFAULT_LORA_TARGETS[config.architecture])];
+  // PEFT also accepts "all-linear" and dotted module paths ("self_attn.q_proj"); both are
+  // reduced to the module names above.
+  const requested = opts.targets ?? DEFAULT_LORA_TARGETS[config.architecture];
+  const targets = requested.includes("all-linear")
+    ? [...allowed]
+    : [...new Set(requested.map((t) => t.split(".").pop() ?? t))];
   if (targets.length === 0) {
     throw new SftError("LoRA needs at least one target module", {
       where: { field: "lora.targets" },

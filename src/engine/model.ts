@@ -13,12 +13,17 @@ import type { ModelConfig } from "./config.js";
 import { getKernels, referenceKernels } from "./kernels/index.js";
 import type { Kernels } from "./kernels/types.js";
 import { type LoraOptions, type ResolvedLora, resolveLora } from "./lora.js";
-import { type Batch, type LossResult, TransformerRuntime } from "./models/transformer.js";
+import {
+  type Batch,
+  type ForwardBackwardOptions,
+  type LossResult,
+  TransformerRuntime,
+} from "./models/transformer.js";
 import type { KVCache } from "./models/types.js";
 import type { DType, Param, ParamStore } from "./params.js";
 import type { Tensor, TensorMap } from "./tensor.js";
 
-export type { Batch, KVCache, LossResult };
+export type { Batch, ForwardBackwardOptions, KVCache, LossResult };
 
 export interface CreateModelOptions {
   /** float32 (default) for training; float64 for gradient checks (reference kernels). */
@@ -97,7 +102,7 @@ export class Model {
    * batch's trained-token count). Pass the whole step's token count as lossDenominator to
    * every micro-batch so that accumulated gradients equal one big batch's.
    */
-  forwardBackward(batch: Batch, opts: { lossDenominator?: number; dropoutSeed?: number } = {}): LossResult {
+  forwardBackward(batch: Batch, opts: ForwardBackwardOptions = {}): LossResult {
     return this.rt.forwardBackward(batch, opts);
   }
 

@@ -144,3 +144,15 @@ test("frozen base weights in bf16: half the memory, loss and LoRA gradients clos
   for (let i = 0; i < w.data.length; i++)
     assert.ok(Math.abs(w.data[i] - orig.data[i]) <= Math.abs(orig.data[i]) / 128);
 });
+
+test('"all-linear" and dotted module paths select targets as PEFT does', () => {
+  assert.deepEqual(resolveLora({ r: 2, targets: ["all-linear"] }, TINY.gpt2).targets, [
+    "c_attn",
+    "c_proj",
+    "c_fc",
+  ]);
+  assert.deepEqual(
+    resolveLora({ r: 2, targets: ["self_attn.q_proj", "q_proj", "mlp.up_proj"] }, TINY.llama).targets,
+    ["q_proj", "up_proj"],
+  );
+});

@@ -70,6 +70,18 @@ interface ShapeState {
   chunkTargets: Int32Array;
 }
 
+export interface ForwardBackwardOptions {
+  /** Divides the summed token loss (default: this batch's trained-token count). */
+  lossDenominator?: number;
+  /** Seed of this call's LoRA dropout masks; null: no dropout; omitted: drawn from the model seed. */
+  dropoutSeed?: number | null;
+  /**
+   * NEFTune: adds uniform noise in ±alpha/sqrt(T·C) to the token embeddings (training
+   * only), from `seed`.
+   */
+  neftune?: { alpha: number; seed: number } | null;
+}
+
 export interface LossResult {
   /** lossSum / denominator */
   loss: number;
@@ -481,6 +493,7 @@ export class TransformerRuntime {
 
   private forwardBlocks(ctx: StepContext, st: ShapeState, ids: Int32Array): void {
     this.arch.embedForward(ctx, this.globals, st.residuals[0], ids);
+    if (ctx.neftune) addNeftuneNoise(st.residuals[0], ctx.neftune, ctx.T, this.config.hiddenSize);
     const keepAll = st.acts.length === this.layers.length;
     for (let l = 0; l < this.layers.length; l++) {
       const acts = keepAll ? st.acts[l] : st.acts[0];
@@ -542,10 +555,12 @@ export class TransformerRuntime {
    * token cross-entropy divided by `lossDenominator` (default: this batch's trained tokens),
    * so micro-batches given the whole batch's token count add up to the big-batch gradient.
    */
-  forwardBackward(batch: Batch, opts: { lossDenominator?: number; dropoutSeed?: number } = {}): LossResult {
+  forwardBackward(batch: Batch, opts: ForwardBackwardOptions = {}): LossResult {
     const st = this.state(batch.B, batch.T, true);
-    const seed = opts.dropoutSeed ?? mixSeed(this.opts.seed, 0xd40, this.callCounter++);
+    const seed =
+      opts.dropoutSeed === undefined ? mixSeed(this.opts.seed, 0xd40, this.callCounter++) : opts.dropoutSeed;
     const ctx = this.context(st, batch, seed);
+    ctx.neftune = opts.neftune ?? null;
     const count = this.fillTargets(st, batch);
     const den = opts.lossDenominator ?? count;
     if (!(den > 0) && count > 0) {
@@ -686,6 +701,16 @@ export class TransformerRuntime {
     const ctx = this.context(st, batch, dropoutSeed);
     this.arch.blockBackward(ctx, this.layers[l], st.acts[0], st.scratch, xIn, dres, true);
   }
+}
+
+/**
+ * NEFTune (Jain et al.): uniform noise of magnitude alpha/sqrt(T·C) on the embeddings. It is
+ * an additive constant for backward, so no gradient code changes.
+ */
+function addNeftuneNoise(x: FloatArray, n: { alpha: number; seed: number }, T: number, C: number): void {
+  const mag = n.alpha / Math.sqrt(T * C);
+  const rng = new Rng(mixSeed(n.seed, 0x4ef7));
+  for (let i = 0; i < x.length; i++) x[i] += (2 * rng.uniform() - 1) * mag;
 }
 
 function checkConfig(c: ModelConfig): void {

@@ -61,6 +61,8 @@ export interface StepContext {
   loraScratch: LoraScratch | null;
   /** Incremental decoding: keys/values are appended here and attention reads the cache. */
   kv?: KVCache;
+  /** NEFTune embedding noise (training only). */
+  neftune?: { alpha: number; seed: number } | null;
 }
 
 /**

@@ -230,3 +230,34 @@ test("decodeStep with a KV cache reproduces full-sequence logits", () => {
     }
   }
 });
+
+test("NEFTune noise: changes the loss, gradients stay exact for the noisy function", () => {
+  const config = TINY.gpt2;
+  const model = createModel(config, null, { dtype: "float64", seed: 12 });
+  perturb(model, 0.3);
+  const batch = tinyBatch(config.vocabSize);
+  const neftune = { alpha: 5, seed: 3 };
+  const clean = model.forward(batch).loss;
+  const noisy = model.forwardBackward(batch, { neftune }).loss;
+  assert.notEqual(noisy, clean);
+  assert.equal(model.forwardBackward(batch, { neftune }).loss, noisy);
+  model.zeroGrad();
+  model.forwardBackward(batch, { neftune });
+  const p = model.trainableParameters().find((q) => q.name === "transformer.h.0.attn.c_attn.weight")!;
+  const analytic = Float64Array.from(p.grad!);
+  const f = () => model.forwardBackward(batch, { neftune }).loss;
+  assertClose("neftune c_attn", analytic, numericGrad(p.data, f));
+});
+
+test("dropoutSeed null turns LoRA dropout off (loss equals evaluation loss)", () => {
+  const config = TINY.llama;
+  const model = createModel(config, null, {
+    dtype: "float64",
+    seed: 1,
+    lora: { r: 2, dropout: 0.5, init: "random", targets: ["q_proj", "v_proj"] },
+  });
+  const batch = tinyBatch(config.vocabSize);
+  const evalLoss = model.forward(batch).loss;
+  assert.equal(model.forwardBackward(batch, { dropoutSeed: null }).loss, evalLoss);
+  assert.notEqual(model.forwardBackward(batch, { dropoutSeed: 1 }).loss, evalLoss);
+});
