@@ -11,7 +11,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -84,6 +84,7 @@ const T = arg("--seq-len", "256");
 const loraR = "8";
 const dir = mkdtempSync(join(tmpdir(), "sft-bench-"));
 const rows: string[] = [];
+const loadBefore = loadavg()[0];
 try {
   for (const [name, cfg] of Object.entries(CONFIGS)) {
     if (only && only !== name) continue;
@@ -129,6 +130,11 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`\nbatch ${B} x seq ${T}, median of ${steps} steps after ${warmup} warm-up`);
+console.log(
+  `\nbatch ${B} x seq ${T}, median of ${steps} steps after ${warmup} warm-up; ${cpus().length} CPUs`,
+);
+console.log(
+  `1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after (other processes share these CPUs)`,
+);
 console.log("run             params  sft tok/s torch tok/s ratio  sft MB torch MB");
 for (const r of rows) console.log(r);

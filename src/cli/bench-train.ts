@@ -19,6 +19,7 @@ interface BenchFlags {
   loraR?: string;
   loraTargets?: string;
   gradientCheckpointing?: boolean;
+  frozenBf16?: boolean;
 }
 
 export interface BenchTrainResult {
@@ -66,6 +67,7 @@ export function benchTrain(f: BenchFlags): BenchTrainResult {
     seed: 0,
     lora: loraR > 0 ? { r: loraR, alpha: 2 * loraR, targets: f.loraTargets?.split(",") } : null,
     gradientCheckpointing: f.gradientCheckpointing ?? false,
+    frozenBf16: f.frozenBf16 ?? false,
   });
   const opt = new OptimizerState(model.store);
   const hyper = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
@@ -124,6 +126,7 @@ export function register(parent: Command): void {
     .option("--lora-r <n>", "train LoRA adapters of this rank instead of every weight")
     .option("--lora-targets <list>", "LoRA modules (default q_proj,v_proj; GPT-2 c_attn)")
     .option("--gradient-checkpointing", "recompute each block in backward (less memory)")
+    .option("--frozen-bf16", "with --lora-r: hold the frozen base weights in bf16")
     .addHelpText(
       "after",
       "\nExample:\n  sft bench train --model config.json --batch-size 4 --seq-len 256 --steps 5\n",
