@@ -207,10 +207,11 @@ test("packed rows: a segment's loss does not depend on the other segment's token
   assert.notEqual(la[5 * V], lb[5 * V]);
 });
 
-test("decodeStep with a KV cache reproduces full-sequence logits", () => {
+test("decodeStep with a KV cache reproduces full-sequence logits (LoRA model, no dropout at inference)", () => {
   for (const label of ["qwen3-qknorm", "gpt2"]) {
     const config = TINY[label];
-    const model = createModel(config, null, { dtype: "float64", seed: 6, kernels: referenceKernels });
+    const lora = { r: 2, targets: ["all-linear"], init: "random" as const, dropout: 0.1 };
+    const model = createModel(config, null, { dtype: "float64", seed: 6, kernels: referenceKernels, lora });
     const ids = Int32Array.from([1, 4, 2, 8, 3, 5, 9, 0]);
     const full = model.logits({ B: 2, T: 4, inputIds: ids });
     const cache = model.createKVCache(2, 8);
