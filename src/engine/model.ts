@@ -38,7 +38,7 @@ export interface CreateModelOptions {
   frozenBf16?: boolean;
   /** Kernel implementation; default the native kernels (reference for float64). */
   kernels?: Kernels;
-  /** Largest logits chunk (rows × vocab) materialised at once. Default 2^21. */
+  /** Logits materialised at once (rows × vocab). Default 2^21 elements, but at least 64 rows. */
   logitsChunkElements?: number;
 }
 
@@ -65,7 +65,7 @@ export class Model {
       lora: this.lora,
       gradientCheckpointing: opts.gradientCheckpointing ?? false,
       frozenBf16: (opts.frozenBf16 ?? false) && this.lora !== null,
-      logitsChunkElements: opts.logitsChunkElements ?? 1 << 21,
+      logitsChunkElements: opts.logitsChunkElements ?? null,
       seed,
     });
     // An empty map is what loading a bare config.json gives: random weights.

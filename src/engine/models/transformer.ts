@@ -38,8 +38,8 @@ export interface RuntimeOptions {
   gradientCheckpointing: boolean;
   /** Frozen linear weights held in bf16 (LoRA runs only). */
   frozenBf16: boolean;
-  /** Upper bound on the elements of one logits chunk (rows × vocab). */
-  logitsChunkElements: number;
+  /** Elements of one logits chunk (rows × vocab); null: 2^21, but at least 64 rows. */
+  logitsChunkElements: number | null;
   seed: number;
 }
 
@@ -327,7 +327,12 @@ export class TransformerRuntime {
       if (lin.lora.dropout > 0) actSizes[`lora:${key}:d`] = N * lin.inF;
     }
     const nActs = withGrad && !this.opts.gradientCheckpointing ? L : 1;
-    const chunkRows = Math.max(1, Math.min(N, Math.floor(this.opts.logitsChunkElements / c.vocabSize)));
+    // By default at least 64 rows per chunk even for huge vocabularies: each chunk streams
+    // the whole output projection through the GEMM, so tiny chunks would be memory-bound.
+    const asked = this.opts.logitsChunkElements;
+    const rows =
+      asked === null ? Math.max(64, Math.floor((1 << 21) / c.vocabSize)) : Math.floor(asked / c.vocabSize);
+    const chunkRows = Math.min(N, Math.max(1, rows));
     const groups: Record<string, number>[] = [];
     for (let l = 0; l <= L; l++) groups.push({ x: N * C });
     for (let l = 0; l < nActs; l++) groups.push(actSizes);

@@ -49,7 +49,12 @@ function assertClose(name: string, analytic: ArrayLike<number>, numeric: ArrayLi
 
 for (const [label, config] of Object.entries(TINY)) {
   test(`whole-model finite differences, full fine-tuning: ${label}`, () => {
-    const model = createModel(config, null, { dtype: "float64", seed: 3 });
+    // Three-row logits chunks: the chunked cross-entropy head is exercised across chunks.
+    const model = createModel(config, null, {
+      dtype: "float64",
+      seed: 3,
+      logitsChunkElements: 3 * config.vocabSize,
+    });
     // Larger-than-default weights make every path matter numerically.
     perturb(model, 0.3);
     checkModelGradients(model, tinyBatch(config.vocabSize));

@@ -47,7 +47,7 @@ export function relMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return diff / Math.max(mag, 1e-30);
 }
 
-function checkFixture(name: string, kernels?: Kernels): void {
+function checkFixture(name: string, kernels?: Kernels, chunkRows?: number): void {
   const dir = join(FIXTURES, name);
   const { config, tensors } = loadCheckpoint(dir);
   const loraPath = join(dir, "lora.json");
@@ -61,6 +61,7 @@ function checkFixture(name: string, kernels?: Kernels): void {
     : null;
   const model = createModel(config, tensors, {
     kernels,
+    logitsChunkElements: chunkRows ? chunkRows * config.vocabSize : undefined,
     lora: lora ? { r: lora.r, alpha: lora.alpha, targets: lora.targets, rsLora: lora.rslora ?? false } : null,
   });
   if (lora) model.loadAdapter(readSafetensorsFile(join(dir, "adapter_model.safetensors")).tensors);
