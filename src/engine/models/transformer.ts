@@ -334,18 +334,23 @@ export class TransformerRuntime {
       asked === null ? Math.max(64, Math.floor((1 << 21) / c.vocabSize)) : Math.floor(asked / c.vocabSize);
     const chunkRows = Math.min(N, Math.max(1, rows));
     const groups: Record<string, number>[] = [];
-    for (let l = 0; l <= L; l++) groups.push({ x: N * C });
+    // Without backward, two residual buffers used in turn are enough.
+    const nResiduals = withGrad ? L + 1 : 2;
+    for (let l = 0; l < nResiduals; l++) groups.push({ x: N * C });
     for (let l = 0; l < nActs; l++) groups.push(actSizes);
     groups.push(this.arch.scratchSizes(c, N, B, T));
     groups.push({
       hF: N * C,
-      dhF: N * C,
+      dhF: withGrad ? N * C : 0,
       hc: chunkRows * C,
-      dhc: chunkRows * C,
+      dhc: withGrad ? chunkRows * C : 0,
       logits: chunkRows * c.vocabSize,
     });
     groups.push({ ...this.arch.finalStatSizes(N), losses: chunkRows });
-    groups.push({ dres: N * C, xRecompute: this.opts.gradientCheckpointing && withGrad ? N * C : 0 });
+    groups.push({
+      dres: withGrad ? N * C : 0,
+      xRecompute: this.opts.gradientCheckpointing && withGrad ? N * C : 0,
+    });
     let maxIn = 0;
     let maxR = 0;
     for (const lin of this.loraModules) {
@@ -359,9 +364,10 @@ export class TransformerRuntime {
       dDropped: hasDropout ? N * maxIn : 0,
     });
     const { views } = allocViews(dtype, groups);
-    const residuals = views.slice(0, L + 1).map((v) => v.x);
-    const acts = views.slice(L + 1, L + 1 + nActs);
-    const [scratch, head, stats, misc, lora] = views.slice(L + 1 + nActs);
+    const buffers = views.slice(0, nResiduals).map((v) => v.x);
+    const residuals = Array.from({ length: L + 1 }, (_, l) => buffers[withGrad ? l : l % 2]);
+    const acts = views.slice(nResiduals, nResiduals + nActs);
+    const [scratch, head, stats, misc, lora] = views.slice(nResiduals + nActs);
     return {
       B,
       T,
