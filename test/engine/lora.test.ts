@@ -116,34 +116,37 @@ test("loadAdapter names the missing tensor and a wrong rank", () => {
   );
 });
 
-test("frozen base weights in bf16: half the memory, loss and LoRA gradients close to float32", () => {
-  const config = TINY["qwen3-qknorm"];
-  const lora = { r: 2, targets: ["q_proj", "v_proj", "down_proj"], init: "random" as const };
-  const f32 = createModel(config, null, { seed: 3, lora });
-  const bf = createModel(config, f32.stateDict(), { seed: 3, lora, frozenBf16: true });
-  assert.ok(bf.store.frozenBf16.length > 0);
-  assert.ok(bf.store.frozenData.length < f32.store.frozenData.length);
-  const batch = tinyBatch(config.vocabSize);
-  const a = f32.forwardBackward(batch).loss;
-  const b = bf.forwardBackward(batch).loss;
-  assert.ok(Math.abs(a - b) < 1e-2 * a, `${a} vs ${b}`);
-  const pa = f32.trainableParameters();
-  const pb = bf.trainableParameters();
-  for (let i = 0; i < pa.length; i++) {
-    let mag = 0;
-    let diff = 0;
-    for (let j = 0; j < pa[i].grad!.length; j++) {
-      mag = Math.max(mag, Math.abs(pa[i].grad![j]));
-      diff = Math.max(diff, Math.abs(pa[i].grad![j] - pb[i].grad![j]));
+for (const label of ["qwen3-qknorm", "gpt2"])
+  test(`frozen base weights in bf16: half the memory, loss and LoRA gradients close to float32: ${label}`, () => {
+    const config = TINY[label];
+    const lora = { r: 2, targets: ["all-linear"], init: "random" as const };
+    const f32 = createModel(config, null, { seed: 3, lora });
+    const bf = createModel(config, f32.stateDict(), { seed: 3, lora, frozenBf16: true });
+    assert.ok(bf.store.frozenBf16.length > 0);
+    assert.ok(bf.store.frozenData.length < f32.store.frozenData.length);
+    const batch = tinyBatch(config.vocabSize);
+    const a = f32.forwardBackward(batch).loss;
+    const b = bf.forwardBackward(batch).loss;
+    assert.ok(Math.abs(a - b) < 1e-2 * a, `${a} vs ${b}`);
+    const pa = f32.trainableParameters();
+    const pb = bf.trainableParameters();
+    for (let i = 0; i < pa.length; i++) {
+      let mag = 0;
+      let diff = 0;
+      for (let j = 0; j < pa[i].grad!.length; j++) {
+        mag = Math.max(mag, Math.abs(pa[i].grad![j]));
+        diff = Math.max(diff, Math.abs(pa[i].grad![j] - pb[i].grad![j]));
+      }
+      assert.ok(diff < 0.05 * mag, `${pa[i].name}: ${diff} vs ${mag}`);
     }
-    assert.ok(diff < 0.05 * mag, `${pa[i].name}: ${diff} vs ${mag}`);
-  }
-  // bf16 values are read back exactly as bf16 roundings of the originals
-  const w = bf.stateDict().get("model.layers.0.mlp.down_proj.weight")!;
-  const orig = f32.stateDict().get("model.layers.0.mlp.down_proj.weight")!;
-  for (let i = 0; i < w.data.length; i++)
-    assert.ok(Math.abs(w.data[i] - orig.data[i]) <= Math.abs(orig.data[i]) / 128);
-});
+    // bf16 values are read back exactly as bf16 roundings of the originals
+    const name =
+      label === "gpt2" ? "transformer.h.0.mlp.c_proj.weight" : "model.layers.0.mlp.down_proj.weight";
+    const w = bf.stateDict().get(name)!;
+    const orig = f32.stateDict().get(name)!;
+    for (let i = 0; i < w.data.length; i++)
+      assert.ok(Math.abs(w.data[i] - orig.data[i]) <= Math.abs(orig.data[i]) / 128);
+  });
 
 test('"all-linear" and dotted module paths select targets as PEFT does', () => {
   assert.deepEqual(resolveLora({ r: 2, targets: ["all-linear"] }, TINY.gpt2).targets, [
