@@ -1,9 +1,34 @@
 /** sftkit's library entry point: the same capabilities as the `sft` CLI, typed. */
 
+export type { AugmentConfig } from "./config/augment.js";
+export { augmentConfigSchema } from "./config/augment.js";
+export type {
+  BalanceConfig,
+  BuildConfig,
+  DedupConfig,
+  EmbeddingConfig,
+  LlmConfig,
+  QualityConfig,
+} from "./config/build.js";
+export {
+  balanceConfigSchema,
+  buildConfigSchema,
+  dedupConfigSchema,
+  llmConfigSchema,
+  qualityConfigSchema,
+} from "./config/build.js";
 export type { EvalConfig, GenerationSettings, GeneratorConfig } from "./config/eval.js";
 export { evalConfigSchema, readEvalConfig, validateEvalConfig } from "./config/eval.js";
 export type { TrainConfig, TrainConfigInput } from "./config/train.js";
 export { resolveTrainConfig, trainConfigSchema, validateTrainConfig } from "./config/train.js";
+export type { AugmentResult } from "./data/augment/index.js";
+export { augmentRecords } from "./data/augment/index.js";
+export type { BalanceReport } from "./data/balance.js";
+export { balanceRecords } from "./data/balance.js";
+export type { BuildResult } from "./data/build/index.js";
+export { buildInstructionData } from "./data/build/index.js";
+export type { DedupDecision } from "./data/dedup/index.js";
+export { Deduplicator, dedupRecords, MinHashLsh, RougeFilter } from "./data/dedup/index.js";
 export type { ColumnMapping, FormatName } from "./data/formats/index.js";
 export { detectFormat, FORMAT_NAMES, parseColumnMapping, recordToRow } from "./data/formats/index.js";
 export type {
@@ -14,10 +39,22 @@ export type {
   WriteRecordsOptions,
 } from "./data/io/index.js";
 export { readRecords, readRows, writeJsonl, writeRecords, writeRows } from "./data/io/index.js";
+export type { QualityReport } from "./data/quality/index.js";
+export {
+  checkCompleteness,
+  checkLength,
+  checkRecords,
+  lexicalRelevance,
+  QualityChecker,
+  SafetyChecker,
+} from "./data/quality/index.js";
 export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./data/record.js";
 export { messageSchema, sftRecordSchema } from "./data/record.js";
 export type { DatasetStats, Percentiles } from "./data/stats.js";
 export { computeStats, formatStats } from "./data/stats.js";
+export type { DiversityReport, Taxonomy } from "./data/taxonomy/index.js";
+export { DEFAULT_TAXONOMY, diversityReport, loadTaxonomy } from "./data/taxonomy/index.js";
+export { countLength, normalizeForMatch, rougeL, tokenize as tokenizeWords } from "./data/text/index.js";
 export type { ValidationReport } from "./data/validate.js";
 export { recordProblems, validateFile } from "./data/validate.js";
 export type { ExportOptions } from "./engine/checkpoint/export.js";
@@ -73,8 +110,22 @@ export type { EvalResult, RunEvalOptions, SampleResult, TaskResult } from "./eva
 export { registerPerplexityScorerFactory, runEvaluation, runEvaluationFile } from "./eval/runner.js";
 export type { EvalItem } from "./eval/suite.js";
 export { readSuite } from "./eval/suite.js";
-export type { LogEntry, TrainerState, TrainHooks, TrainResult, TrainRunResult } from "./train/index.js";
-export { resumeTraining, train } from "./train/index.js";
+export type {
+  ChatMessage,
+  EmbeddingBackend,
+  GenerationOptions,
+  GenerationResult,
+  LlmBackend,
+  UsageSummary,
+} from "./llm/index.js";
+export {
+  CachedBackend,
+  createEmbeddingBackend,
+  createLlmBackend,
+  LlmStore,
+  OpenAiBackend,
+  UsageMeter,
+} from "./llm/index.js";
 export type {
   CollatedBatch,
   MaskPolicy,
@@ -97,56 +148,5 @@ export {
   tokenizeRecord,
   tryTokenizeRecord,
 } from "./tokenize/index.js";
-export type { AugmentConfig } from "./config/augment.js";
-export { augmentConfigSchema } from "./config/augment.js";
-export type {
-  BalanceConfig,
-  BuildConfig,
-  DedupConfig,
-  EmbeddingConfig,
-  LlmConfig,
-  QualityConfig,
-} from "./config/build.js";
-export {
-  balanceConfigSchema,
-  buildConfigSchema,
-  dedupConfigSchema,
-  llmConfigSchema,
-  qualityConfigSchema,
-} from "./config/build.js";
-export type { AugmentResult } from "./data/augment/index.js";
-export { augmentRecords } from "./data/augment/index.js";
-export type { BalanceReport } from "./data/balance.js";
-export { balanceRecords } from "./data/balance.js";
-export type { BuildResult } from "./data/build/index.js";
-export { buildInstructionData } from "./data/build/index.js";
-export type { DedupDecision } from "./data/dedup/index.js";
-export { Deduplicator, dedupRecords, MinHashLsh, RougeFilter } from "./data/dedup/index.js";
-export type { QualityReport } from "./data/quality/index.js";
-export {
-  checkCompleteness,
-  checkLength,
-  checkRecords,
-  lexicalRelevance,
-  QualityChecker,
-  SafetyChecker,
-} from "./data/quality/index.js";
-export type { DiversityReport, Taxonomy } from "./data/taxonomy/index.js";
-export { DEFAULT_TAXONOMY, diversityReport, loadTaxonomy } from "./data/taxonomy/index.js";
-export { countLength, normalizeForMatch, rougeL, tokenize as tokenizeWords } from "./data/text/index.js";
-export type {
-  ChatMessage,
-  EmbeddingBackend,
-  GenerationOptions,
-  GenerationResult,
-  LlmBackend,
-  UsageSummary,
-} from "./llm/index.js";
-export {
-  CachedBackend,
-  createEmbeddingBackend,
-  createLlmBackend,
-  LlmStore,
-  OpenAiBackend,
-  UsageMeter,
-} from "./llm/index.js";
+export type { LogEntry, TrainerState, TrainHooks, TrainResult, TrainRunResult } from "./train/index.js";
+export { resumeTraining, train } from "./train/index.js";
