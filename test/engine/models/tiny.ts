@@ -49,6 +49,13 @@ export const TINY: Record<string, ModelConfig> = {
     tieWordEmbeddings: true,
     ropeTheta: 1e6,
   },
+  "llama-all-biases": {
+    ...llamaBase(),
+    attentionBias: true,
+    attentionOutBias: true,
+    mlpBias: true,
+    numKvHeads: 2,
+  },
   "qwen3-qknorm": {
     ...llamaBase(),
     modelType: "qwen3",
