@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { writePeftAdapter } from "../../src/engine/checkpoint/peft.js";
 import { readSafetensorsFile } from "../../src/engine/checkpoint/safetensors.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -112,6 +113,48 @@ test("sft grads --lora-init random matches the torch reference run on the same L
   const want = readSafetensorsFile(ref).tensors;
   const wantLoss = want.get("loss")!.data[0];
   assert.ok(Math.abs(got.get("loss")!.data[0] - wantLoss) <= 1e-5 * wantLoss);
+  for (const g of grads) assert.ok(relMaxDiff(got.get(g)!.data, want.get(g)!.data) < 1e-4, g);
+});
+
+test("sft grads --adapter DIR takes gradients of a saved PEFT adapter (torch fixture)", () => {
+  const dir = join(FIXTURES, "llama-lora");
+  const spec = JSON.parse(readFileSync(join(dir, "lora.json"), "utf8")) as {
+    r: number;
+    alpha: number;
+    targets: string[];
+  };
+  const adapterDir = join(tmp, "adapter");
+  writePeftAdapter(adapterDir, {
+    config: {
+      r: spec.r,
+      loraAlpha: spec.alpha,
+      loraDropout: 0,
+      targetModules: spec.targets,
+      baseModelNameOrPath: null,
+      useRslora: false,
+      fanInFanOut: false,
+    },
+    tensors: readSafetensorsFile(join(dir, "adapter_model.safetensors")).tensors,
+  });
+  const out = join(tmp, "adapter-grads.safetensors");
+  const r = sft([
+    "grads",
+    "--model",
+    dir,
+    "--batch",
+    join(dir, "batch.json"),
+    "--out",
+    out,
+    "--adapter",
+    adapterDir,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const got = readSafetensorsFile(out).tensors;
+  const want = readSafetensorsFile(join(dir, "expected.safetensors")).tensors;
+  const wantLoss = want.get("loss")!.data[0];
+  assert.ok(Math.abs(got.get("loss")!.data[0] - wantLoss) <= 1e-5 * wantLoss);
+  const grads = [...want.keys()].filter((k) => k.startsWith("grad."));
+  assert.equal(grads.length, 2 * 7 * 2);
   for (const g of grads) assert.ok(relMaxDiff(got.get(g)!.data, want.get(g)!.data) < 1e-4, g);
 });
 
