@@ -98,7 +98,7 @@ export class TransformerRuntime {
   readonly globals: Record<string, Param> = {};
   readonly lmHead: Param;
   readonly rope: RopeTables | null;
-  /** Module paths of the LoRA-wrapped linears, in order. */
+  /** The LoRA-wrapped linears, in model order. */
   readonly loraModules: Linear[] = [];
   private readonly states: ShapeState[] = [];
   private callCounter = 0;
