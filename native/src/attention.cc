@@ -2,21 +2,22 @@
 // BQ rows against key tiles of BK keys with an online (running max / running sum) softmax,
 // so memory per thread is O(BQ·BK + BQ·D). Backward recomputes the probabilities from the
 // saved log-sum-exp. Grouped-query attention reads kv head h / (H / KVH); segments mask
-// keys of other packed sequences. Inner loops are axpy-shaped (over keys or over D) so the
-// compiler vectorizes them; K and V tiles are transposed once per tile for that purpose.
+// keys of other packed sequences. The products inside a tile run on the GEMM micro-kernels
+// (single-threaded; tasks are spread over the pool), the softmax parts are vectorized loops.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "args.h"
 #include "common.h"
+#include "gemm.h"
 #include "ops.h"
 #include "threadpool.h"
 
 namespace sft {
 namespace {
 
-constexpr long BQ = 32;
+constexpr long BQ = 64;
 constexpr long BK = 64;
 
 struct AttnShape {
@@ -27,46 +28,56 @@ struct AttnShape {
 
 thread_local Scratch tl_attn;
 
-/** Scores of one query row against one key tile, masked entries -inf. Returns the row max. */
-SFT_INLINE float tile_scores(float* s, const float* qrow, const float* kt, long jn, long D, float scale, long kb,
-                             long p, const int32_t* segb, int32_t mySeg) {
-  for (long jj = 0; jj < jn; jj++) s[jj] = 0.0f;
-  for (long d = 0; d < D; d++) {
-    const float qd = qrow[d] * scale;
-    const float* kd = kt + d * BK;
-    for (long jj = 0; jj < jn; jj++) s[jj] += qd * kd[jj];
+/** Masks and scales one row of raw scores q·k in place (invisible keys -> -inf); returns the row max. */
+SFT_INLINE float mask_row(float* s, long jn, float scale, long kb, long p, const int32_t* segb, int32_t mySeg) {
+  // Causal: keys kb + jj with jj < nv are at or before the query's position.
+  const long nv = std::min(jn, p - kb + 1);
+  for (long jj = 0; jj < nv; jj++) s[jj] *= scale;
+  for (long jj = nv > 0 ? nv : 0; jj < jn; jj++) s[jj] = -__builtin_inff();
+  if (segb) {
+    const int32_t* sk = segb + kb;
+    for (long jj = 0; jj < nv; jj++) s[jj] = sk[jj] == mySeg ? s[jj] : -__builtin_inff();
   }
+  // 16 independent lanes: a serial float max would keep the compiler from vectorizing.
+  float lane[16];
+  for (int x = 0; x < 16; x++) lane[x] = -__builtin_inff();
+  long jj = 0;
+  for (; jj + 16 <= jn; jj += 16)
+    for (int x = 0; x < 16; x++) lane[x] = s[jj + x] > lane[x] ? s[jj + x] : lane[x];
   float mx = -__builtin_inff();
-  for (long jj = 0; jj < jn; jj++) {
-    const long j = kb + jj;
-    const bool visible = j <= p && (!segb || segb[j] == mySeg);
-    s[jj] = visible ? s[jj] : -__builtin_inff();
-    mx = s[jj] > mx ? s[jj] : mx;
-  }
+  for (int x = 0; x < 16; x++) mx = lane[x] > mx ? lane[x] : mx;
+  for (; jj < jn; jj++) mx = s[jj] > mx ? s[jj] : mx;
   return mx;
 }
 
-/** Transposes rows [kb, kb+jn) of a [Tk, KVH, D] tensor (head kvh of sequence b) into t[D][BK]. */
-SFT_INLINE void transpose_tile(float* t, const float* src, long b, long kb, long jn, long kvh, const AttnShape& S) {
-  for (long jj = 0; jj < jn; jj++) {
-    const float* row = src + ((b * S.Tk + kb + jj) * S.KVH + kvh) * S.D;
-    for (long d = 0; d < S.D; d++) t[d * BK + jj] = row[d];
-  }
+/** s[j] = exp(s[j] - shift) over the row; returns the sum (vectorized exp, lane-wise sum). */
+SFT_INLINE float exp_row(float* s, long jn, float shift) {
+  for (long jj = 0; jj < jn; jj++) s[jj] = fast_expf(s[jj] - shift);
+  float lane[16] = {0};
+  long jj = 0;
+  for (; jj + 16 <= jn; jj += 16)
+    for (int x = 0; x < 16; x++) lane[x] += s[jj + x];
+  float sum = 0.0f;
+  for (int x = 0; x < 16; x++) sum += lane[x];
+  for (; jj < jn; jj++) sum += s[jj];
+  return sum;
 }
 
 }  // namespace
 
+// Forward of one block of query rows [i0, i1) of head h in sequence b. Per key tile:
+// S = Q·Kᵀ (GEMM), mask + online softmax update, O = O·corr + P·V (GEMM, accumulating).
 SFT_DISPATCH_FN(attn_fwd_block,
                 (float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& S, long b,
                  long h, long i0, long i1, float* scratch),
                 (out, lse, q, k, v, S, b, h, i0, i1, scratch), {
                   const long D = S.D;
                   const long kvh = h / (S.H / S.KVH);
-                  float* kt = scratch;              // D*BK
-                  float* sc = kt + D * BK;          // BK
-                  float* acc = sc + BK;             // BQ*D
-                  float* m = acc + BQ * D;          // BQ
-                  float* l = m + BQ;                // BQ
+                  const long qs = S.H * D, ks = S.KVH * D;  // row strides
+                  float* sc = scratch;         // BQ*BK scores / probabilities
+                  float* acc = sc + BQ * BK;   // BQ*D unnormalized output
+                  float* m = acc + BQ * D;     // BQ running max
+                  float* l = m + BQ;           // BQ running sum
                   const long rows = i1 - i0;
                   for (long r = 0; r < rows; r++) {
                     m[r] = -__builtin_inff();
@@ -74,36 +85,30 @@ SFT_DISPATCH_FN(attn_fwd_block,
                   }
                   for (long x = 0; x < rows * D; x++) acc[x] = 0.0f;
                   const int32_t* segb = S.seg ? S.seg + b * S.Tk : nullptr;
+                  const float* qb = q + ((b * S.Tq + i0) * S.H + h) * D;
                   const long pLast = S.Tk - S.Tq + (i1 - 1);
                   for (long kb = 0; kb <= pLast; kb += BK) {
                     const long jn = std::min(BK, pLast + 1 - kb);
-                    transpose_tile(kt, k, b, kb, jn, kvh, S);
+                    const float* kt = k + ((b * S.Tk + kb) * S.KVH + kvh) * D;
+                    const float* vt = v + ((b * S.Tk + kb) * S.KVH + kvh) * D;
+                    sgemm_strided_serial(rows, jn, D, qb, qs, 1, kt, 1, ks, sc, BK, false);
                     for (long r = 0; r < rows; r++) {
-                      const long i = i0 + r;
-                      const long p = S.Tk - S.Tq + i;
-                      if (kb > p) continue;
-                      const float* qrow = q + ((b * S.Tq + i) * S.H + h) * D;
-                      const int32_t mySeg = segb ? segb[p] : 0;
-                      const float mt = tile_scores(sc, qrow, kt, jn, D, S.scale, kb, p, segb, mySeg);
-                      if (mt == -__builtin_inff()) continue;
-                      const float mNew = mt > m[r] ? mt : m[r];
-                      const float corr = fast_expf(m[r] - mNew);
-                      float psum = 0.0f;
-                      for (long jj = 0; jj < jn; jj++) {
-                        sc[jj] = fast_expf(sc[jj] - mNew);
-                        psum += sc[jj];
+                      const long p = S.Tk - S.Tq + i0 + r;
+                      float* srow = sc + r * BK;
+                      const float mt = mask_row(srow, jn, S.scale, kb, p, segb, segb ? segb[p] : 0);
+                      if (mt == -__builtin_inff()) {
+                        for (long jj = 0; jj < jn; jj++) srow[jj] = 0.0f;
+                        continue;
                       }
+                      const float mNew = mt > m[r] ? mt : m[r];
+                      const float corr = fast_expf(m[r] - mNew);  // 0 on the first visible tile
+                      const float psum = exp_row(srow, jn, mNew);
                       l[r] = l[r] * corr + psum;
                       m[r] = mNew;
                       float* o = acc + r * D;
                       for (long d = 0; d < D; d++) o[d] *= corr;
-                      for (long jj = 0; jj < jn; jj++) {
-                        const float pj = sc[jj];
-                        if (pj == 0.0f) continue;
-                        const float* vrow = v + ((b * S.Tk + kb + jj) * S.KVH + kvh) * D;
-                        for (long d = 0; d < D; d++) o[d] += pj * vrow[d];
-                      }
                     }
+                    sgemm_strided_serial(rows, D, jn, sc, BK, 1, vt, ks, 1, acc, D, true);
                   }
                   for (long r = 0; r < rows; r++) {
                     const long i = i0 + r;
@@ -114,71 +119,62 @@ SFT_DISPATCH_FN(attn_fwd_block,
                   }
                 })
 
+// Backward for all heads of kv head `kvh` in sequence b (so every dk/dv write is this task's).
+// Per (query block, key tile): P = exp(scale·Q·Kᵀ - lse), dP = dO·Vᵀ, dS = P∘(dP - δ)·scale,
+// dQ += dS·K, dK += dSᵀ·Q, dV += Pᵀ·dO — five small GEMMs, all accumulating.
 SFT_DISPATCH_FN(attn_bwd_group,
                 (float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k, const float* v,
                  const float* out, const float* lse, const AttnShape& S, long b, long kvh, float* scratch),
                 (dq, dk, dv, dout, q, k, v, out, lse, S, b, kvh, scratch), {
                   const long D = S.D;
                   const long group = S.H / S.KVH;
-                  float* kt = scratch;          // D*BK
-                  float* vt = kt + D * BK;      // D*BK
-                  float* pr = vt + D * BK;      // BK
-                  float* dp = pr + BK;          // BK
-                  float* delta = dp + BK;       // BQ
+                  const long qs = S.H * D, ks = S.KVH * D;
+                  float* pr = scratch;         // BQ*BK probabilities
+                  float* ds = pr + BQ * BK;    // BQ*BK dP, then dS
+                  float* delta = ds + BQ * BK;  // BQ
                   const int32_t* segb = S.seg ? S.seg + b * S.Tk : nullptr;
                   for (long h = kvh * group; h < (kvh + 1) * group; h++) {
                     for (long i0 = 0; i0 < S.Tq; i0 += BQ) {
                       const long i1 = std::min(S.Tq, i0 + BQ);
-                      for (long i = i0; i < i1; i++) {
-                        const long off = ((b * S.Tq + i) * S.H + h) * D;
+                      const long rows = i1 - i0;
+                      const long off0 = ((b * S.Tq + i0) * S.H + h) * D;
+                      for (long r = 0; r < rows; r++) {
+                        const float* g = dout + off0 + r * qs;
+                        const float* o = out + off0 + r * qs;
                         float part[16] = {0};
                         long d = 0;
                         for (; d + 16 <= D; d += 16)
-                          for (int x = 0; x < 16; x++) part[x] += dout[off + d + x] * out[off + d + x];
-                        float s = 0.0f;
-                        for (int x = 0; x < 16; x++) s += part[x];
-                        for (; d < D; d++) s += dout[off + d] * out[off + d];
-                        delta[i - i0] = s;
+                          for (int x = 0; x < 16; x++) part[x] += g[d + x] * o[d + x];
+                        float sum = 0.0f;
+                        for (int x = 0; x < 16; x++) sum += part[x];
+                        for (; d < D; d++) sum += g[d] * o[d];
+                        delta[r] = sum;
                       }
+                      const float* lrow = lse + (b * S.H + h) * S.Tq + i0;
                       const long pLast = S.Tk - S.Tq + (i1 - 1);
                       for (long kb = 0; kb <= pLast; kb += BK) {
                         const long jn = std::min(BK, pLast + 1 - kb);
-                        transpose_tile(kt, k, b, kb, jn, kvh, S);
-                        transpose_tile(vt, v, b, kb, jn, kvh, S);
-                        for (long i = i0; i < i1; i++) {
-                          const long p = S.Tk - S.Tq + i;
-                          if (kb > p) continue;
-                          const long off = ((b * S.Tq + i) * S.H + h) * D;
-                          const float* qrow = q + off;
-                          const float* grow = dout + off;
-                          float* dqrow = dq + off;
-                          const int32_t mySeg = segb ? segb[p] : 0;
-                          const float mt = tile_scores(pr, qrow, kt, jn, D, S.scale, kb, p, segb, mySeg);
-                          if (mt == -__builtin_inff()) continue;
-                          const float l = lse[(b * S.H + h) * S.Tq + i];
-                          for (long jj = 0; jj < jn; jj++) pr[jj] = fast_expf(pr[jj] - l);
-                          for (long jj = 0; jj < jn; jj++) dp[jj] = 0.0f;
-                          for (long d = 0; d < D; d++) {
-                            const float gd = grow[d];
-                            const float* vd = vt + d * BK;
-                            for (long jj = 0; jj < jn; jj++) dp[jj] += gd * vd[jj];
+                        const long kvoff = ((b * S.Tk + kb) * S.KVH + kvh) * D;
+                        sgemm_strided_serial(rows, jn, D, q + off0, qs, 1, k + kvoff, 1, ks, pr, BK, false);
+                        sgemm_strided_serial(rows, jn, D, dout + off0, qs, 1, v + kvoff, 1, ks, ds, BK, false);
+                        for (long r = 0; r < rows; r++) {
+                          const long p = S.Tk - S.Tq + i0 + r;
+                          float* prow = pr + r * BK;
+                          float* drow = ds + r * BK;
+                          const float mt = mask_row(prow, jn, S.scale, kb, p, segb, segb ? segb[p] : 0);
+                          if (mt == -__builtin_inff()) {
+                            for (long jj = 0; jj < jn; jj++) prow[jj] = drow[jj] = 0.0f;
+                            continue;
                           }
-                          const float di = delta[i - i0];
-                          for (long jj = 0; jj < jn; jj++) {
-                            const float pj = pr[jj];
-                            if (pj == 0.0f) continue;
-                            const float ds = pj * (dp[jj] - di) * S.scale;
-                            const long kvoff = ((b * S.Tk + kb + jj) * S.KVH + kvh) * D;
-                            const float* krow = k + kvoff;
-                            float* dkrow = dk + kvoff;
-                            float* dvrow = dv + kvoff;
-                            for (long d = 0; d < D; d++) {
-                              dqrow[d] += ds * krow[d];
-                              dkrow[d] += ds * qrow[d];
-                              dvrow[d] += pj * grow[d];
-                            }
-                          }
+                          // Locals, not S.scale: a store through drow could alias S, which would
+                          // keep the compiler from vectorizing this loop.
+                          const float lr = lrow[r], dr = delta[r], scale = S.scale;
+                          for (long jj = 0; jj < jn; jj++) prow[jj] = fast_expf(prow[jj] - lr);
+                          for (long jj = 0; jj < jn; jj++) drow[jj] = prow[jj] * (drow[jj] - dr) * scale;
                         }
+                        sgemm_strided_serial(rows, D, jn, ds, BK, 1, k + kvoff, ks, 1, dq + off0, qs, true);
+                        sgemm_strided_serial(jn, D, rows, ds, 1, BK, q + off0, qs, 1, dk + kvoff, ks, true);
+                        sgemm_strided_serial(jn, D, rows, pr, 1, BK, dout + off0, qs, 1, dv + kvoff, ks, true);
                       }
                     }
                   }
@@ -248,7 +244,7 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   if (!a.ok()) return info.Env().Undefined();
   const long nqb = (S.Tq + BQ - 1) / BQ;
   const long tasks = S.B * S.H * nqb;
-  const size_t scratchN = S.D * BK + BK + BQ * S.D + 2 * BQ;
+  const size_t scratchN = BQ * BK + BQ * S.D + 2 * BQ;
   auto task = [&](int t) {
     // Later query blocks see more keys: hand them out first for better balance.
     const long qb = nqb - 1 - t % nqb;
@@ -284,7 +280,7 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   if (!a.ok()) return info.Env().Undefined();
   // One task per (sequence, kv head): every write to dk/dv/dq of a task is its own.
   const long tasks = S.B * S.KVH;
-  const size_t scratchN = 2 * S.D * BK + 2 * BK + BQ;
+  const size_t scratchN = 2 * BQ * BK + BQ;
   auto task = [&](int t) {
     const long b = t / S.KVH, kvh = t % S.KVH;
     attn_bwd_group(dq, dk, dv, dout, q, k, v, out, lse, S, b, kvh, tl_attn.get(scratchN));

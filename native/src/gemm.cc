@@ -345,11 +345,15 @@ void gemm_dispatch(bool transA, bool transB, long M, long N, long K, const float
     run_block<TB>(M, N, K, A, B, C, N, accumulate, bias);
     return;
   }
-  // Split C along its larger dimension (in whole micro-tiles) into one block per thread.
+  // Split C along its larger dimension (in whole micro-tiles) into independent blocks.
+  // A few blocks per thread, handed out dynamically, keep a descheduled thread (the cores
+  // are shared) from stalling the call; each extra block re-packs only the other operand.
   const bool splitM = M >= N && M >= 16 * nt;
   const long align = splitM ? 12 : 32;
   const long extent = splitM ? M : N;
-  int parts = static_cast<int>(std::min<long>(nt, (extent + align - 1) / align));
+  const long minChunk = splitM ? 96 : 128;
+  long want = std::max<long>(nt, std::min<long>(4L * nt, extent / minChunk));
+  int parts = static_cast<int>(std::min<long>(want, (extent + align - 1) / align));
   if (parts <= 1) {
     run_block<TB>(M, N, K, A, B, C, N, accumulate, bias);
     return;
@@ -372,6 +376,11 @@ void gemm_dispatch(bool transA, bool transB, long M, long N, long K, const float
 void sgemm(bool transA, bool transB, long M, long N, long K, const float* A, const float* B, float* C,
            bool accumulate, const float* bias) {
   gemm_dispatch<float>(transA, transB, M, N, K, A, B, C, accumulate, bias);
+}
+
+void sgemm_strided_serial(long M, long N, long K, const float* A, long rsA, long csA, const float* B, long rsB,
+                          long csB, float* C, long ldc, bool accumulate) {
+  run_block<float>(M, N, K, View<float>{A, rsA, csA}, View<float>{B, rsB, csB}, C, ldc, accumulate, nullptr);
 }
 
 void sgemm_bf16b(bool transA, bool transB, long M, long N, long K, const float* A, const uint16_t* B, float* C,

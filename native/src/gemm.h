@@ -15,4 +15,11 @@ void sgemm(bool transA, bool transB, long M, long N, long K, const float* A, con
 void sgemm_bf16b(bool transA, bool transB, long M, long N, long K, const float* A, const uint16_t* B, float* C,
                  bool accumulate, const float* bias);
 
+/**
+ * Single-threaded GEMM on strided views, for use inside an already parallel task:
+ * A(i,k) = A[i*rsA + k*csA], B(k,j) = B[k*rsB + j*csB], C(i,j) = C[i*ldc + j].
+ */
+void sgemm_strided_serial(long M, long N, long K, const float* A, long rsA, long csA, const float* B, long rsB,
+                          long csB, float* C, long ldc, bool accumulate);
+
 }  // namespace sft
