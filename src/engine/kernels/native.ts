@@ -135,8 +135,12 @@ interface NativeAddon {
   scale(x: F32, alpha: number, n: number): void;
 }
 
-/** Where `node scripts/build-native.mjs` (run by npm install / npm rebuild) puts the addon. */
+/**
+ * Where `node scripts/build-native.mjs` (run by npm install / npm rebuild) puts the addon;
+ * SFTKIT_NATIVE_ADDON overrides it (an addon built elsewhere, or a test of the fallback).
+ */
 export function nativeAddonPath(): string {
+  if (process.env.SFTKIT_NATIVE_ADDON) return process.env.SFTKIT_NATIVE_ADDON;
   // From src/engine/kernels (tsx) or dist/src/engine/kernels (built) up to the package root.
   const here = dirname(fileURLToPath(import.meta.url));
   let dir = here;

@@ -16,10 +16,15 @@ function checkLength(name: string, arr: { length: number }, need: number): void 
   }
 }
 
-function matmulGeneric(
+/**
+ * out[M,N] (=|+=) op(a)·bKN (+ bias), with bKN the right operand laid out [K, N].
+ * One output row at a time, summed in float64 in row-update order (the inner loop runs
+ * over contiguous memory), then stored.
+ */
+function matmulKN(
   out: FloatArray,
   a: FloatArray,
-  readB: (k: number, n: number) => number,
+  bKN: FloatArray,
   M: number,
   N: number,
   K: number,
@@ -29,16 +34,17 @@ function matmulGeneric(
   checkLength("out", out, M * N);
   checkLength("a", a, M * K);
   if (bias) checkLength("bias", bias, N);
+  const acc = new Float64Array(N);
   for (let i = 0; i < M; i++) {
+    acc.fill(0);
+    for (let k = 0; k < K; k++) {
+      const aik = transA ? a[k * M + i] : a[i * K + k];
+      const o = k * N;
+      for (let j = 0; j < N; j++) acc[j] += aik * bKN[o + j];
+    }
     for (let j = 0; j < N; j++) {
-      let sum = 0;
-      for (let k = 0; k < K; k++) {
-        const aik = transA ? a[k * M + i] : a[i * K + k];
-        sum += aik * readB(k, j);
-      }
-      if (bias) sum += bias[j];
-      if (accumulate) out[i * N + j] += sum;
-      else out[i * N + j] = sum;
+      const v = acc[j] + (bias ? bias[j] : 0);
+      out[i * N + j] = accumulate ? out[i * N + j] + v : v;
     }
   }
 }
@@ -61,8 +67,14 @@ function matmul(
   opts: MatmulOptions = {},
 ): void {
   checkLength("b", b, K * N);
-  const readB = opts.transB ? (k: number, n: number) => b[n * K + k] : (k: number, n: number) => b[k * N + n];
-  matmulGeneric(out, a, readB, M, N, K, opts);
+  if (!opts.transB) {
+    matmulKN(out, a, b, M, N, K, opts);
+    return;
+  }
+  // b is [N, K]: transpose it once (exact copy in the array's own precision).
+  const bKN = b instanceof Float64Array ? new Float64Array(K * N) : new Float32Array(K * N);
+  for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) bKN[k * N + j] = b[j * K + k];
+  matmulKN(out, a, bKN, M, N, K, opts);
 }
 
 function matmulBf16(
@@ -75,10 +87,10 @@ function matmulBf16(
   opts: MatmulOptions = {},
 ): void {
   checkLength("b", b, K * N);
-  const readB = opts.transB
-    ? (k: number, n: number) => bf16ToFloat(b[n * K + k])
-    : (k: number, n: number) => bf16ToFloat(b[k * N + n]);
-  matmulGeneric(out, a, readB, M, N, K, opts);
+  const bKN = new Float32Array(K * N); // every bf16 value is exact in float32
+  for (let k = 0; k < K; k++)
+    for (let j = 0; j < N; j++) bKN[k * N + j] = bf16ToFloat(opts.transB ? b[j * K + k] : b[k * N + j]);
+  matmulKN(out, a, bKN, M, N, K, opts);
 }
 
 function rmsnormForward(
