@@ -187,6 +187,12 @@ function suiteRows(examples: TaskExample[]): unknown[] {
   }));
 }
 
+/** At most n examples spread evenly over the list (enumeration order walks the seed lists). */
+function evalSelection(list: TaskExample[], n: number): TaskExample[] {
+  if (list.length <= n) return list;
+  return Array.from({ length: n }, (_, k) => list[Math.floor((k * list.length) / n)]);
+}
+
 function fmt(x: number): string {
   return x.toFixed(3);
 }
@@ -210,7 +216,7 @@ export async function runQuickstart(opts: QuickstartOptions): Promise<Quickstart
   const evalDir = join(out, "eval");
   const runDir = join(out, "run");
   if (existsSync(join(runDir, "trainer_state.json")) || existsSync(join(out, "report.json")))
-    throw new SftError(`${out} already holds a quickstart run`, {
+    throw new SftError("the output directory already holds a quickstart run", {
       where: { file: out },
       hint: "choose another --out, or delete the directory first",
       code: "E_INPUT",
@@ -436,7 +442,7 @@ export async function runQuickstart(opts: QuickstartOptions): Promise<Quickstart
   // ---- eval --------------------------------------------------------------------------
   const suites: string[] = [];
   for (const task of TASK_NAMES) {
-    const list = (heldOut.get(task) ?? []).slice(0, scale.evalPerTask);
+    const list = evalSelection(heldOut.get(task) ?? [], scale.evalPerTask);
     if (list.length === 0) continue;
     const file = join(evalDir, `${task}.jsonl`);
     writeFileSync(
@@ -473,7 +479,7 @@ export async function runQuickstart(opts: QuickstartOptions): Promise<Quickstart
       result.samples.map((s) => ({ id: s.id, prompt: s.prompt, response: s[which].response })),
     );
   const formatPrompts = TASK_NAMES.flatMap((t) =>
-    suiteRows((heldOut.get(t) ?? []).slice(0, scale.evalPerTask)).filter(
+    suiteRows(evalSelection(heldOut.get(t) ?? [], scale.evalPerTask)).filter(
       (r) => (r as { instruction_id_list?: unknown }).instruction_id_list,
     ),
   ) as { id: string; instruction: string; instruction_id_list: string[]; kwargs: unknown[] }[];
