@@ -1,12 +1,14 @@
 // GEMM in the BLIS style: B is packed into KC×NR micro-panels (kept in L1 by the
 // micro-kernel loop), A into MC×KC blocks of MR-row micro-panels (kept in L2), and a
 // register-blocked micro-kernel computes an MR×NR tile of C with FMAs. Transposes are
-// absorbed by the packing, so one micro-kernel serves all four variants. Threads split C
-// into independent blocks (each packs what it needs), so no barrier is needed.
+// absorbed by the packing, so one micro-kernel serves all four variants. With several
+// threads, each B panel is packed once (cooperatively) and shared; the threads then take
+// (row block × column chunk) tasks, packing their own A blocks.
 #include "gemm.h"
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "common.h"
 #include "threadpool.h"
@@ -253,6 +255,62 @@ void gemm_serial(Ukr ukr, long M, long N, long K, View<float> A, View<TB> B, flo
 }
 
 /**
+ * Multithreaded GEMM that packs each KC×NC panel of B once, shared by all threads (packing
+ * it per thread would cost as much as a good part of the arithmetic at these speeds).
+ * Per panel: the threads pack B's micro-panels together, then compute (MC-row block ×
+ * column chunk) tasks, each packing its own A block. The pool's job boundary is the barrier.
+ */
+std::mutex g_shared_mu;  // the shared B buffer serves one GEMM at a time
+Scratch g_shared_b;
+
+template <int MR, int NR, typename TB>
+void gemm_parallel(Ukr ukr, long M, long N, long K, View<float> A, View<TB> B, float* C, long ldc, bool accumulate,
+                   const float* bias, int nt) {
+  std::lock_guard<std::mutex> lock(g_shared_mu);
+  const long ncMax = std::min(NC, ((N + NR - 1) / NR) * NR);
+  const long kcMax = std::min(KC, K);
+  float* bbuf = g_shared_b.get(ncMax * kcMax);
+  const long nIc = (M + MC - 1) / MC;
+  for (long jc = 0; jc < N; jc += NC) {
+    const long nc = std::min(NC, N - jc);
+    const long nPanels = (nc + NR - 1) / NR;
+    // Column chunks per A block so that there are at least ~2 tasks per thread.
+    const long nJ = std::min<long>(nPanels, std::max<long>(1, (2L * nt + nIc - 1) / nIc));
+    for (long pc = 0; pc < K; pc += KC) {
+      const long kc = std::min(KC, K - pc);
+      const bool first = pc == 0;
+      const int packParts = static_cast<int>(std::min<long>(nt, nPanels));
+      parallel_for(packParts, [&](int t) {
+        long p0, p1;
+        chunk_range(nPanels, packParts, t, 1, &p0, &p1);
+        if (p0 >= p1) return;
+        const long c0 = p0 * NR, c1 = std::min(nc, p1 * NR);
+        pack_b<NR, TB>(kc, c1 - c0, View<TB>{B.p + pc * B.rs + (jc + c0) * B.cs, B.rs, B.cs}, bbuf + c0 * kc);
+      });
+      parallel_for(static_cast<int>(nIc * nJ), [&](int task) {
+        const long ic = (task / nJ) * MC;
+        const long jchunk = task % nJ;
+        long p0, p1;
+        chunk_range(nPanels, static_cast<int>(nJ), static_cast<int>(jchunk), 1, &p0, &p1);
+        if (p0 >= p1) return;
+        const long mc = std::min(MC, M - ic);
+        float* abuf = tl_pack_a.get(std::min(MC, ((M + MR - 1) / MR) * MR) * kcMax);
+        pack_a<MR>(mc, kc, View<float>{A.p + ic * A.rs + pc * A.cs, A.rs, A.cs}, abuf);
+        for (long jr = p0 * NR; jr < std::min(nc, p1 * NR); jr += NR) {
+          const int nr = static_cast<int>(std::min<long>(NR, nc - jr));
+          const float* bp = bbuf + jr * kc;
+          const float* biasp = first && bias ? bias + jc + jr : nullptr;
+          for (long ir = 0; ir < mc; ir += MR) {
+            const int mr = static_cast<int>(std::min<long>(MR, mc - ir));
+            ukr(kc, abuf + ir * kc, bp, C + (ic + ir) * ldc + jc + jr, ldc, mr, nr, !first || accumulate, biasp);
+          }
+        }
+      });
+    }
+  }
+}
+
+/**
  * Few output rows (decode, M <= 4): packing B would cost as much as the product, so
  * compute directly: dot products when B is [N, K], row updates when B is [K, N].
  */
@@ -345,30 +403,22 @@ void gemm_dispatch(bool transA, bool transB, long M, long N, long K, const float
     run_block<TB>(M, N, K, A, B, C, N, accumulate, bias);
     return;
   }
-  // Split C along its larger dimension (in whole micro-tiles) into independent blocks.
-  // A few blocks per thread, handed out dynamically, keep a descheduled thread (the cores
-  // are shared) from stalling the call; each extra block re-packs only the other operand.
-  const bool splitM = M >= N && M >= 16 * nt;
-  const long align = splitM ? 12 : 32;
-  const long extent = splitM ? M : N;
-  const long minChunk = splitM ? 96 : 128;
-  long want = std::max<long>(nt, std::min<long>(4L * nt, extent / minChunk));
-  int parts = static_cast<int>(std::min<long>(want, (extent + align - 1) / align));
-  if (parts <= 1) {
+  if (M <= 4 || K == 0) {
     run_block<TB>(M, N, K, A, B, C, N, accumulate, bias);
     return;
   }
-  parallel_for(parts, [&](int t) {
-    long b, e;
-    chunk_range(extent, parts, t, align, &b, &e);
-    if (b >= e) return;
-    if (splitM) {
-      run_block<TB>(e - b, N, K, View<float>{A.p + b * A.rs, A.rs, A.cs}, B, C + b * N, N, accumulate, bias);
-    } else {
-      run_block<TB>(M, e - b, K, A, View<TB>{B.p + b * B.cs, B.rs, B.cs}, C + b, N, accumulate,
-                    bias ? bias + b : nullptr);
-    }
-  });
+  switch (gemm_level()) {
+#if SFT_X86
+    case Level::Avx512:
+      gemm_parallel<12, 32, TB>(ukr_avx512_12x32, M, N, K, A, B, C, N, accumulate, bias, nt);
+      return;
+    case Level::Avx2:
+      gemm_parallel<6, 16, TB>(ukr_avx2_6x16, M, N, K, A, B, C, N, accumulate, bias, nt);
+      return;
+#endif
+    default:
+      gemm_parallel<4, 16, TB>(ukr_generic<4, 16>, M, N, K, A, B, C, N, accumulate, bias, nt);
+  }
 }
 
 }  // namespace
