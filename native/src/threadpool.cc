@@ -46,7 +46,7 @@ class Pool {
     // Tasks taken by other threads are short: spin briefly, then sleep. A worker that joined
     // the job must also have left it (active_ == 0) before the next job may reuse the counters.
     for (int spin = 0; pending_.load(std::memory_order_acquire) != 0 || active_.load() != 0; spin++) {
-      if (spin < 50000) {
+      if (spin < 20000) {
         cpu_relax();
       } else {
         std::unique_lock<std::mutex> lk(mu_);
@@ -80,7 +80,7 @@ class Pool {
     unsigned long seen = 0;
     for (;;) {
       // Training issues kernels back to back: spin a little for the next job before sleeping.
-      for (int spin = 0; spin < 20000 && generation_.load(std::memory_order_acquire) == seen; spin++) cpu_relax();
+      for (int spin = 0; spin < 4000 && generation_.load(std::memory_order_acquire) == seen; spin++) cpu_relax();
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return generation_.load() != seen; });
       seen = generation_.load();
