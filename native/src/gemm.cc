@@ -404,7 +404,15 @@ void gemm_dispatch(bool transA, bool transB, long M, long N, long K, const float
     return;
   }
   if (M <= 4 || K == 0) {
-    run_block<TB>(M, N, K, A, B, C, N, accumulate, bias);
+    // Decode-sized products: split the columns (each thread streams its part of B).
+    const int parts = static_cast<int>(std::min<long>(nt, (N + 63) / 64));
+    parallel_for(parts, [&](int t) {
+      long b, e;
+      chunk_range(N, parts, t, 16, &b, &e);
+      if (b < e)
+        run_block<TB>(M, e - b, K, A, View<TB>{B.p + b * B.cs, B.rs, B.cs}, C + b, N, accumulate,
+                      bias ? bias + b : nullptr);
+    });
     return;
   }
   switch (gemm_level()) {
