@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 
 #include "common.h"
 #include "threadpool.h"
@@ -21,7 +22,7 @@ namespace sft {
 namespace {
 
 constexpr long KC = 256;
-constexpr long MC = 144;   // multiple of every MR used (6, 12)... 144 = 6*24 = 12*12
+constexpr long MC = 144;   // a multiple of every MR used (4, 6, 12)
 constexpr long NC = 3072;  // multiple of every NR used (16, 32)
 
 /** A strided read-only matrix view: element (r, c) at p[r*rs + c*cs]. */
@@ -40,6 +41,56 @@ SFT_INLINE float View<uint16_t>::at(long r, long c) const {
   return bf16_to_float(p[r * rs + c * cs]);
 }
 
+#if SFT_X86
+/** dst[j*ldd + i] = src[i*lds + j] for an 8×8 block (AVX2 in-register transpose). */
+SFT_TARGET_AVX2 void transpose8x8(const float* src, long lds, float* dst, long ldd) {
+  __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds);
+  __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+  __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+  __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
+/**
+ * out[k*ldo + r] = src[r*lds + k] for r < rows, k < cols: the transposing copy both packings
+ * need when the source runs along k. 8×8 blocks go through registers when AVX2 is there.
+ */
+void transpose_copy(const float* src, long lds, long rows, long cols, float* out, long ldo) {
+  long r0 = 0;
+#if SFT_X86
+  if (cpu_has_avx2()) {
+    for (; r0 + 8 <= rows; r0 += 8) {
+      long k0 = 0;
+      for (; k0 + 8 <= cols; k0 += 8) transpose8x8(src + r0 * lds + k0, lds, out + k0 * ldo + r0, ldo);
+      for (long r = r0; r < r0 + 8; r++)
+        for (long k = k0; k < cols; k++) out[k * ldo + r] = src[r * lds + k];
+    }
+  }
+#endif
+  for (long r = r0; r < rows; r++)
+    for (long k = 0; k < cols; k++) out[k * ldo + r] = src[r * lds + k];
+}
+
 /** Packs rows [0, mc) × cols [0, kc) of A into MR-row panels: panel[k*MR + r], zero-padded. */
 template <int MR>
 void pack_a(long mc, long kc, View<float> A, float* out) {
@@ -48,10 +99,7 @@ void pack_a(long mc, long kc, View<float> A, float* out) {
     float* dst = out + ir * kc;
     if (A.cs == 1) {
       // rows contiguous along k
-      for (long r = 0; r < mr; r++) {
-        const float* src = A.p + (ir + r) * A.rs;
-        for (long k = 0; k < kc; k++) dst[k * MR + r] = src[k];
-      }
+      transpose_copy(A.p + ir * A.rs, A.rs, mr, kc, dst, MR);
     } else {
       // A stored transposed: for fixed k the MR values are (nearly) contiguous
       for (long k = 0; k < kc; k++)
@@ -76,8 +124,17 @@ void pack_b(long kc, long nc, View<TB> B, float* out) {
       }
     } else {
       // B stored [N, K]: each output column is a contiguous source row
-      for (long c = 0; c < nr; c++)
-        for (long k = 0; k < kc; k++) dst[k * NR + c] = B.at(k, jr + c);
+      if constexpr (std::is_same<TB, float>::value) {
+        if (B.rs == 1) {
+          transpose_copy(B.p + jr * B.cs, B.cs, nr, kc, dst, NR);
+        } else {
+          for (long c = 0; c < nr; c++)
+            for (long k = 0; k < kc; k++) dst[k * NR + c] = B.at(k, jr + c);
+        }
+      } else {
+        for (long c = 0; c < nr; c++)
+          for (long k = 0; k < kc; k++) dst[k * NR + c] = B.at(k, jr + c);
+      }
       for (long c = nr; c < NR; c++)
         for (long k = 0; k < kc; k++) dst[k * NR + c] = 0.0f;
     }
