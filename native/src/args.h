@@ -57,20 +57,27 @@ class Args {
   template <typename T>
   T* typed(int i, const char* name, size_t need, bool nullable, napi_typedarray_type type, const char* what) {
     if (failed_) return nullptr;
-    Napi::Value v = info_[i];
-    if (v.IsNull() || v.IsUndefined()) {
-      if (nullable) return nullptr;
+    napi_value v = info_[i];
+    napi_env env = info_.Env();
+    // One napi_get_typedarray_info call per argument: the per-call cost matters for small kernels.
+    bool isTyped = false;
+    napi_is_typedarray(env, v, &isTyped);
+    if (!isTyped) {
+      napi_valuetype vt = napi_undefined;
+      napi_typeof(env, v, &vt);
+      if ((vt == napi_null || vt == napi_undefined) && nullable) return nullptr;
       return fail_type(name, what), nullptr;
     }
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    napi_typedarray_type actual;
+    size_t length = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(env, v, &actual, &length, &data, nullptr, nullptr) != napi_ok || actual != type)
       return fail_type(name, what), nullptr;
-    auto arr = v.As<Napi::TypedArrayOf<T>>();
-    if (arr.ElementLength() < need) {
-      fail_range(std::string(name) + " has " + std::to_string(arr.ElementLength()) + " elements, needs " +
-                 std::to_string(need));
+    if (length < need) {
+      fail_range(std::string(name) + " has " + std::to_string(length) + " elements, needs " + std::to_string(need));
       return nullptr;
     }
-    return arr.Data();
+    return static_cast<T*>(data);
   }
   void fail_type(const char* name, const char* what) {
     if (failed_) return;

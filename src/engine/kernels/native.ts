@@ -170,9 +170,21 @@ export function loadNativeAddon(): NativeAddon {
   return addonCache;
 }
 
-function f32(...xs: (FloatArray | null | undefined)[]): boolean {
-  for (const x of xs) if (x && !(x instanceof Float32Array)) return false;
-  return true;
+type Maybe = FloatArray | null | undefined;
+const ok32 = (x: Maybe): boolean => !x || x instanceof Float32Array;
+/** True when every given array is float32 (fixed parameters: no array allocated per call). */
+function f32(
+  a: Maybe,
+  b?: Maybe,
+  c?: Maybe,
+  d?: Maybe,
+  e?: Maybe,
+  f?: Maybe,
+  g?: Maybe,
+  h?: Maybe,
+  i?: Maybe,
+) {
+  return ok32(a) && ok32(b) && ok32(c) && ok32(d) && ok32(e) && ok32(f) && ok32(g) && ok32(h) && ok32(i);
 }
 
 /** Builds the `Kernels` object over a loaded addon. */
