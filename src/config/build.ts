@@ -16,24 +16,70 @@ export const pricingSchema = z.strictObject({
   completion_per_million: z.number().nonnegative(),
 });
 
-/** An OpenAI-compatible server. The key itself never appears in a config: only the env var's name. */
-export const llmConfigSchema = z.strictObject({
-  base_url: z.string().url(),
-  model: z.string().min(1),
-  /** environment variable holding the API key (omit for local servers that need none) */
-  api_key_env: z.string().min(1).optional(),
-  timeout_s: z.number().positive().default(120),
-  max_retries: z.number().int().nonnegative().default(6),
-  /** first backoff; doubles per attempt, with jitter */
-  retry_base_ms: z.number().nonnegative().default(500),
-  retry_max_ms: z.number().positive().default(60_000),
-  concurrency: positiveInt.default(4),
-  requests_per_minute: positiveInt.optional(),
-  tokens_per_minute: positiveInt.optional(),
-  price: pricingSchema.optional(),
-  /** extra request body fields for servers that take them (e.g. top_k for vLLM) */
-  extra_body: z.record(z.string(), z.unknown()).optional(),
-});
+/**
+ * The LLM backend: an OpenAI-compatible server (`kind: openai`, the default; the key itself
+ * never appears in a config, only the env var's name), or a model run in this process by the
+ * local engine (`kind: local` with `model: PATH`, optional `adapter`, `template`/`chat_template`).
+ */
+export const llmConfigSchema = z
+  .strictObject({
+    /** openai (default when absent) or local */
+    kind: z.enum(["openai", "local"]).optional(),
+    /** server URL (kind openai; required there) */
+    base_url: z.string().url().optional(),
+    model: z.string().min(1),
+    /** environment variable holding the API key (omit for local servers that need none) */
+    api_key_env: z.string().min(1).optional(),
+    timeout_s: z.number().positive().default(120),
+    max_retries: z.number().int().nonnegative().default(6),
+    /** first backoff; doubles per attempt, with jitter */
+    retry_base_ms: z.number().nonnegative().default(500),
+    retry_max_ms: z.number().positive().default(60_000),
+    concurrency: positiveInt.default(4),
+    requests_per_minute: positiveInt.optional(),
+    tokens_per_minute: positiveInt.optional(),
+    price: pricingSchema.optional(),
+    /** extra request body fields for servers that take them (e.g. top_k for vLLM) */
+    extra_body: z.record(z.string(), z.unknown()).optional(),
+    /** kind local: PEFT adapter directory applied on top of `model` */
+    adapter: z.string().min(1).optional(),
+    /** kind local: tokenizer source when the model path has none */
+    tokenizer: z.string().min(1).optional(),
+    /** kind local: prompt template name or file (default: the tokenizer's chat template, else alpaca) */
+    template: z.string().min(1).optional(),
+    /** kind local: use the tokenizer's chat template (true) or this Jinja template text */
+    chat_template: z.union([z.boolean(), z.string().min(1)]).optional(),
+    /** kind local: `json` requests are rejected (default), or answered as plain text (best_effort) */
+    json_mode: z.enum(["reject", "best_effort"]).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const misplaced =
+      c.kind === "local"
+        ? ([
+            "base_url",
+            "api_key_env",
+            "price",
+            "extra_body",
+            "requests_per_minute",
+            "tokens_per_minute",
+          ] as const)
+        : (["adapter", "tokenizer", "template", "chat_template", "json_mode"] as const);
+    for (const key of misplaced) {
+      if (c[key] !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `${key} does not apply to kind ${c.kind ?? "openai"}`,
+        });
+    }
+    if (c.kind !== "local" && c.base_url === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["base_url"],
+        message:
+          "kind openai needs base_url (e.g. http://127.0.0.1:8000/v1), or set kind: local with a model path",
+      });
+  });
 export type LlmConfig = z.infer<typeof llmConfigSchema>;
 
 export const embeddingConfigSchema = z.strictObject({

@@ -2,6 +2,7 @@
 import type { EmbeddingConfig, LlmConfig } from "../config/build.js";
 import { type Pricing, UsageMeter } from "./accounting.js";
 import { CachedBackend } from "./cached.js";
+import { LocalBackend } from "./local.js";
 import { OpenAiBackend, OpenAiEmbeddingBackend } from "./openai.js";
 import type { LlmStore } from "./store.js";
 import type { EmbeddingBackend, LlmBackend } from "./types.js";
@@ -9,6 +10,7 @@ import type { EmbeddingBackend, LlmBackend } from "./types.js";
 export { type Pricing, UsageMeter, type UsageSummary } from "./accounting.js";
 export { CachedBackend } from "./cached.js";
 export { type RateLimits, RequestLimiter } from "./limiter.js";
+export { LocalBackend, type LocalBackendOptions, type LocalJsonMode } from "./local.js";
 export {
   classifyOpenAiFailure,
   OpenAiBackend,
@@ -25,11 +27,27 @@ export interface BackendRuntime {
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
 }
 
-/** An OpenAI-compatible backend from config, wrapped in the response cache when a store is given. */
+/**
+ * The backend a config names (an OpenAI-compatible server, or `kind: local` for a model run
+ * by the local engine), wrapped in the response cache when a store is given.
+ */
 export function createLlmBackend(config: LlmConfig, rt: BackendRuntime = {}): LlmBackend {
   const meter = rt.meter ?? new UsageMeter(config.price as Pricing | undefined);
+  if (config.kind === "local") {
+    const local = new LocalBackend({
+      model: config.model,
+      adapter: config.adapter,
+      tokenizer: config.tokenizer,
+      template: config.template,
+      chatTemplate: config.chat_template,
+      json: config.json_mode,
+      meter,
+    });
+    return rt.store ? new CachedBackend(local, rt.store, meter) : local;
+  }
   const http = new OpenAiBackend({
-    baseUrl: config.base_url,
+    // The schema requires base_url for kind openai.
+    baseUrl: config.base_url as string,
     model: config.model,
     apiKeyEnv: config.api_key_env,
     timeoutMs: config.timeout_s * 1000,
