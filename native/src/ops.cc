@@ -247,20 +247,27 @@ SFT_DISPATCH_FN(ce_rows,
                     float mx = -__builtin_inff();
                     for (int l = 0; l < 16; l++) mx = pm[l] > mx ? pm[l] : mx;
                     for (; c < V; c++) mx = x[c] > mx ? x[c] : mx;
+                    const float xt = x[t];  // read before dlogits (which may alias x) is written
                     float ps[16] = {0};
-                    for (c = 0; c + 16 <= V; c += 16)
-                      for (int l = 0; l < 16; l++) ps[l] += fast_expf(x[c + l] - mx);
                     float sum = 0;
-                    for (int l = 0; l < 16; l++) sum += ps[l];
-                    for (; c < V; c++) sum += fast_expf(x[c] - mx);
-                    const float lse = mx + std::log(sum);
-                    const float xt = x[t];
-                    losses[r] = lse - xt;
                     if (dlogits) {
-                      float* d = dlogits + r * V;  // may alias x: element c is read before written
-                      for (c = 0; c < V; c++) d[c] = fast_expf(x[c] - lse) * gradScale;
+                      // exp once: keep exp(x - max) in dlogits, then normalize and scale in place.
+                      float* d = dlogits + r * V;
+                      for (c = 0; c < V; c++) d[c] = fast_expf(x[c] - mx);
+                      for (c = 0; c + 16 <= V; c += 16)
+                        for (int l = 0; l < 16; l++) ps[l] += d[c + l];
+                      for (int l = 0; l < 16; l++) sum += ps[l];
+                      for (; c < V; c++) sum += d[c];
+                      const float k = gradScale / sum;
+                      for (c = 0; c < V; c++) d[c] *= k;
                       d[t] -= gradScale;
+                    } else {
+                      for (c = 0; c + 16 <= V; c += 16)
+                        for (int l = 0; l < 16; l++) ps[l] += fast_expf(x[c + l] - mx);
+                      for (int l = 0; l < 16; l++) sum += ps[l];
+                      for (; c < V; c++) sum += fast_expf(x[c] - mx);
                     }
+                    losses[r] = mx + std::log(sum) - xt;
                   }
                 })
 
