@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { llmConfigSchema } from "../../src/config/build.js";
+import { evalConfigSchema } from "../../src/config/eval.js";
 import { SftError } from "../../src/errors.js";
+import { judgePairs } from "../../src/eval/judge.js";
 import { LocalLanguageModel } from "../../src/generate/index.js";
 import { CachedBackend } from "../../src/llm/cached.js";
 import { createLlmBackend, LlmStore, UsageMeter } from "../../src/llm/index.js";
@@ -151,6 +153,25 @@ test("llm config: kind local, and OpenAI configs unchanged", () => {
   assert.ok(!urlOnLocal.success && urlOnLocal.error.issues[0].path[0] === "base_url");
   const adapterOnOpenai = llmConfigSchema.safeParse({ base_url: "http://h/v1", model: "m", adapter: "a" });
   assert.ok(!adapterOnOpenai.success && adapterOnOpenai.error.issues[0].path[0] === "adapter");
+});
+
+test("an eval judge can be a local model", async () => {
+  const judgeConfig = evalConfigSchema.shape.judge.parse({
+    llm: { kind: "local", model: stories, template: "simple" },
+    max_samples: 1,
+  });
+  assert.ok(judgeConfig);
+  const judge = createLlmBackend(judgeConfig.llm);
+  const summary = await judgePairs(
+    judge,
+    [{ id: "p1", prompt: "Tell me about a dog.", base: "A dog barks.", sft: "The dog ran to the park." }],
+    { max_tokens: 8, concurrency: 1 },
+  );
+  assert.equal(summary.judge, judge.id);
+  assert.ok(judge.id.startsWith("local:"));
+  assert.equal(summary.pairs.length, 1);
+  // The story model is no judge: its verdicts count as unparsed or ties, but the run completes.
+  assert.equal(summary.wins + summary.ties + summary.losses, 1);
 });
 
 test("sft data build runs end to end on the local model", () => {
