@@ -116,6 +116,7 @@ export type {
   GenerationOptions,
   GenerationResult,
   LlmBackend,
+  LocalBackendOptions,
   UsageSummary,
 } from "./llm/index.js";
 export {
@@ -123,6 +124,7 @@ export {
   createEmbeddingBackend,
   createLlmBackend,
   LlmStore,
+  LocalBackend,
   OpenAiBackend,
   UsageMeter,
 } from "./llm/index.js";
