@@ -52,6 +52,7 @@ function arg(name: string, fallback: string): string {
 }
 
 interface BenchLine {
+  kernels?: string;
   tokens_per_s: number;
   step_ms: number;
   peak_rss_mb: number;
@@ -112,7 +113,9 @@ try {
         ...loraArgs,
       ]);
       const torch = run(PYTHON, [join(ROOT, "tools/torch_reference.py"), "bench", ...common, ...loraArgs]);
-      const label = `${name} ${lora ? `LoRA r${loraR}` : "full"}`;
+      let label = `${name} ${lora ? `LoRA r${loraR}` : "full"}`;
+      // A run on the TypeScript fallback (e.g. while the addon is being rebuilt) is marked.
+      if (ours.kernels !== "native") label += ` [${ours.kernels} kernels!]`;
       console.log(JSON.stringify({ run: label, sftkit: ours, torch }));
       rows.push(
         [
