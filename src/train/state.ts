@@ -25,6 +25,9 @@ export interface ResumeInfo {
   /** evals in a row without improvement (early stopping) */
   evalsWithoutImprovement: number;
   trainedTokens: number;
+  /** non-padding tokens and padded positions (B×T) run through the model */
+  realTokens?: number;
+  paddedTokens?: number;
   elapsedSeconds: number;
 }
 

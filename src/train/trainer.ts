@@ -74,6 +74,9 @@ export interface TrainResult {
   taskCounts: Record<string, number>;
   logHistory: LogEntry[];
   trainedTokens: number;
+  /** non-padding tokens and padded positions (B×T) run through the model in training */
+  realTokens: number;
+  paddedTokens: number;
   seconds: number;
 }
 
@@ -328,6 +331,8 @@ export async function runTrainingLoop(setup: LoopSetup): Promise<TrainResult> {
       state.sft.epoch = position.epoch;
       state.sft.microBatch = position.microBatch;
       state.sft.trainedTokens += trained;
+      state.sft.realTokens = (state.sft.realTokens ?? 0) + batches.reduce((n, b) => n + b.realTokens, 0);
+      state.sft.paddedTokens = (state.sft.paddedTokens ?? 0) + batches.reduce((n, b) => n + b.B * b.T, 0);
       stepsThisProcess += 1;
       windowLossSum += lossSum;
       windowTokens += trained;
@@ -351,11 +356,11 @@ export async function runTrainingLoop(setup: LoopSetup): Promise<TrainResult> {
           learning_rate: lr,
           grad_norm: norm,
           tokens_per_second: tokensPerSecond,
+          num_input_tokens_seen: state.sft.paddedTokens,
         });
         windowLossSum = 0;
         windowTokens = 0;
         windowRealTokens = 0;
-        windowStart = Date.now();
       }
       progress.update(
         {
@@ -400,6 +405,8 @@ export async function runTrainingLoop(setup: LoopSetup): Promise<TrainResult> {
         await saveCheckpoint();
         lastSavedStep = step;
       } else if (isLogStep) writeState();
+      // the next throughput window starts after this step's eval and checkpoint
+      if (isLogStep) windowStart = Date.now();
       if (stoppedEarly) {
         progress.message(
           `early stopping at step ${step}: eval loss did not improve for ${config.early_stopping_patience} evaluations`,
@@ -465,6 +472,8 @@ export async function runTrainingLoop(setup: LoopSetup): Promise<TrainResult> {
     taskCounts: data.taskCounts,
     logHistory: state.log_history,
     trainedTokens: state.sft.trainedTokens,
+    realTokens: state.sft.realTokens ?? 0,
+    paddedTokens: state.sft.paddedTokens ?? 0,
     seconds,
   };
 }
