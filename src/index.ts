@@ -129,6 +129,14 @@ export {
   UsageMeter,
 } from "./llm/index.js";
 export type {
+  QuickstartHeadline,
+  QuickstartOptions,
+  QuickstartReport,
+  QuickstartResult,
+  QuickstartSummary,
+} from "./quickstart/index.js";
+export { BUILTIN_MODEL_DIR, runQuickstart } from "./quickstart/index.js";
+export type {
   CollatedBatch,
   MaskPolicy,
   PackedRow,

@@ -72,6 +72,12 @@ DIR/template.yaml. Nothing is downloaded. On 2 CPU cores the default run takes w
 a minute; the end prints the held-out task score, the IFEval accuracy and the eval loss,
 each for the base and the fine-tuned model.
 
+Two limits of the built-in model shape the setup: it never learned to emit </s> (its output
+row is identical to those of ~167 tokens unseen in pretraining, which a LoRA with a frozen
+output layer cannot separate), so the template ends every answer with a newline and
+generation stops there; and for the same reason it cannot write Chinese characters, so the
+Chinese tasks ask in Chinese and are answered in English.
+
 Examples:
   $ sft quickstart --out qs
   $ sft quickstart --out qs-fast --fast --seed 7`,
