@@ -90,6 +90,13 @@ function loraOptions(config: TrainConfig, modelConfig: ModelConfig): LoraOptions
 
 /** Loads the base model (+ adapter), builds LoRA or full training, and the tokenizer. */
 export async function openTrainableModel(config: TrainConfig): Promise<OpenedModel> {
+  // NEFTune needs noise added to the embedding output inside forward; the model API has no
+  // such input yet, so refuse up front rather than train without it
+  if (config.neftune_noise_alpha !== undefined)
+    throw new SftError("neftune_noise_alpha is not supported yet: the engine cannot add embedding noise", {
+      where: { field: "neftune_noise_alpha" },
+      hint: "remove neftune_noise_alpha (or --neftune-noise-alpha) from the run",
+    });
   const ckpt = loadCheckpoint(config.model);
   if (ckpt.tensors.size === 0)
     throw new SftError("the model has no weights (a bare config.json)", {
@@ -126,11 +133,6 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
     numParams: model.numParameters,
     numTrainable: model.numTrainableParameters,
     forwardBackward(batch, opts) {
-      if (opts.neftune)
-        throw new SftError("neftune_noise_alpha is not supported by this engine build", {
-          where: { field: "neftune_noise_alpha" },
-          hint: "remove neftune_noise_alpha from the config",
-        });
       const r = model.forwardBackward(batch, {
         lossDenominator: opts.lossDenominator,
         ...(opts.dropoutSeed !== null ? { dropoutSeed: opts.dropoutSeed } : {}),
