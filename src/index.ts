@@ -75,12 +75,22 @@ export type { LoraAdapter, PeftLoraConfig } from "./engine/checkpoint/peft.js";
 export { mergeLora, readPeftAdapter, writePeftAdapter } from "./engine/checkpoint/peft.js";
 export { readSafetensors, readSafetensorsSync, writeSafetensors } from "./engine/checkpoint/safetensors.js";
 export type { Architecture, ModelConfig } from "./engine/config.js";
+export type {
+  FinishReason,
+  GeneratedSequence,
+  GenerateTokensOptions,
+  GenerationTiming,
+} from "./engine/generate.js";
+export { generateTokens } from "./engine/generate.js";
+export type { LoadedModel, LoadModelOptions } from "./engine/load.js";
+export { loadModel } from "./engine/load.js";
 export type { LoraOptions } from "./engine/lora.js";
 export { LORA_TARGETS } from "./engine/lora.js";
 export type { Batch, CreateModelOptions, KVCache, LossResult } from "./engine/model.js";
 export { createModel, initRandom, Model } from "./engine/model.js";
 export type { Param } from "./engine/params.js";
 export { adamwStep, OptimizerState } from "./engine/params.js";
+export type { SamplingOptions } from "./engine/sampling.js";
 export type { Tensor, TensorMap } from "./engine/tensor.js";
 export { isSftError, SftError } from "./errors.js";
 export type { CheckerName, CheckerOptions, CheckResult } from "./eval/checkers/checkers.js";
@@ -110,6 +120,13 @@ export type { EvalResult, RunEvalOptions, SampleResult, TaskResult } from "./eva
 export { registerPerplexityScorerFactory, runEvaluation, runEvaluationFile } from "./eval/runner.js";
 export type { EvalItem } from "./eval/suite.js";
 export { readSuite } from "./eval/suite.js";
+export type {
+  GeneratedText,
+  GenerationInput,
+  LocalModelSpec,
+  TextGenerationOptions,
+} from "./generate/index.js";
+export { LocalLanguageModel } from "./generate/index.js";
 export type {
   ChatMessage,
   EmbeddingBackend,
