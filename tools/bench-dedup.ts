@@ -9,9 +9,9 @@
  *   npx tsx tools/bench-dedup.ts [--rows 100000]
  */
 import { dedupConfigSchema } from "../src/config/build.js";
-import { makeRng } from "../src/data/build/rng.js";
 import { Deduplicator } from "../src/data/dedup/index.js";
 import type { SftRecord } from "../src/data/record.js";
+import { makeRng } from "../src/util/rng.js";
 
 const rowsArg = process.argv.indexOf("--rows");
 const N = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 100_000;

@@ -5,8 +5,8 @@
 import type { Command } from "commander";
 import { generateTokens } from "../engine/generate.js";
 import { loadModel } from "../engine/load.js";
-import { Rng } from "../engine/models/rng.js";
 import { SftError } from "../errors.js";
+import { Rng } from "../util/rng.js";
 
 interface BenchGenerateFlags {
   model: string;
@@ -54,7 +54,7 @@ export function benchGenerate(f: BenchGenerateFlags): BenchGenerateResult {
   // One untimed run warms caches and buffers; the best of the timed runs is reported.
   for (let r = 0; r <= repeats; r++) {
     const prompts = Array.from({ length: B }, () =>
-      Array.from({ length: P }, () => rng.nextU32() % model.config.vocabSize),
+      Array.from({ length: P }, () => rng.nextUint32() % model.config.vocabSize),
     );
     // No stop tokens: every row decodes exactly N tokens, so runs are comparable.
     const { timing } = generateTokens(model, prompts, { maxNewTokens: N, maxBatchSize: B });

@@ -6,9 +6,9 @@ import type { Command } from "commander";
 import { loadCheckpoint } from "../engine/checkpoint/hf.js";
 import { nativeInfo } from "../engine/kernels/native.js";
 import { createModel } from "../engine/model.js";
-import { Rng } from "../engine/models/rng.js";
 import { adamwStep, OptimizerState } from "../engine/params.js";
 import { SftError } from "../errors.js";
+import { Rng } from "../util/rng.js";
 
 interface BenchFlags {
   model: string;
@@ -76,7 +76,7 @@ export function benchTrain(f: BenchFlags): BenchTrainResult {
   const times: number[] = [];
   let loss = 0;
   for (let step = 0; step < warmup + steps; step++) {
-    for (let i = 0; i < ids.length; i++) ids[i] = rng.nextU32() % config.vocabSize;
+    for (let i = 0; i < ids.length; i++) ids[i] = rng.nextUint32() % config.vocabSize;
     const t0 = performance.now();
     model.zeroGrad();
     loss = model.forwardBackward({ B, T, inputIds: ids, labels: ids }).loss;

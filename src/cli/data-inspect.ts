@@ -5,6 +5,7 @@ import { SftError } from "../errors.js";
 import { type TokenizedSample, tryTokenizeRecord } from "../tokenize/mask.js";
 import { renderHtml, renderTerminal } from "../tokenize/view.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
+import { makeRng } from "../util/rng.js";
 import { addTokenizeOptions, resolveTokenizeOptions, type TokenizeCliOptions } from "./data-render.js";
 
 interface InspectCliOptions extends TokenizeCliOptions {
@@ -15,18 +16,6 @@ interface InspectCliOptions extends TokenizeCliOptions {
   html?: string;
   color?: boolean;
   tokens?: boolean;
-}
-
-/** A small seeded generator (mulberry32): the same seed picks the same records. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -47,7 +36,7 @@ async function pickRecords(records: AsyncIterable<SftRecord>, opts: InspectCliOp
   }
   if (opts.sample) {
     const k = positiveInt(opts.sample, "--sample");
-    const rand = seededRandom(Number(opts.seed) || 0);
+    const rand = makeRng(Number(opts.seed) || 0);
     const out: SftRecord[] = [];
     let seen = 0;
     for await (const r of records) {

@@ -5,8 +5,8 @@
  * or max new tokens. Prompt processing (prefill) and decoding are timed separately.
  */
 import { SftError } from "../errors.js";
+import { mixSeed, Rng } from "../util/rng.js";
 import type { Model } from "./model.js";
-import { mixSeed, Rng } from "./models/rng.js";
 import { type SamplingOptions, sampleNextToken } from "./sampling.js";
 
 export interface GenerateTokensOptions extends SamplingOptions {

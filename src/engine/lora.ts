@@ -4,9 +4,9 @@
  * the arithmetic lives next to the linear layer in models/linear.ts.
  */
 import { SftError } from "../errors.js";
+import type { Rng } from "../util/rng.js";
 import type { Architecture, ModelConfig } from "./config.js";
 import type { FloatArray } from "./kernels/types.js";
-import type { Rng } from "./models/rng.js";
 
 /** Linear layers LoRA may wrap, per architecture (PEFT `target_modules` names). */
 export const LORA_TARGETS: Record<Architecture, readonly string[]> = {

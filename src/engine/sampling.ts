@@ -3,7 +3,7 @@
  * its processors: repetition penalty, temperature, top-k, top-p, then a draw. Temperature 0
  * means greedy (argmax), which is deterministic whatever the seed.
  */
-import type { Rng } from "./models/rng.js";
+import type { Rng } from "../util/rng.js";
 
 export interface SamplingOptions {
   /** 0 = greedy. Default 0. */

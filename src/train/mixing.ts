@@ -5,7 +5,7 @@
  * result is one shuffled list of global sample ids and the per-task counts, which the
  * trainer prints and records in the run directory.
  */
-import { Rng } from "./rng.js";
+import { Rng } from "../util/rng.js";
 
 export interface MixTask {
   name: string;

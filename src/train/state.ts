@@ -5,7 +5,7 @@
  * resume fields (data position, RNG streams) live beside them under `sft`.
  */
 import { readFileSync } from "node:fs";
-import type { RngState } from "./rng.js";
+import type { RngState } from "../util/rng.js";
 
 export interface LogEntry {
   step: number;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Rng } from "../../src/engine/models/rng.js";
 import { applyRepetitionPenalty, argmax, sampleNextToken } from "../../src/engine/sampling.js";
+import { Rng } from "../../src/util/rng.js";
 
 test("greedy picks the argmax whatever the seed", () => {
   const logits = Float32Array.from([0.1, 2.5, -1, 2.4]);

@@ -1,3 +1,4 @@
+export { makeRng, sample, seedFrom, shuffled } from "../../util/rng.js";
 export {
   type BuildResult,
   type BuildRuntime,
@@ -17,5 +18,4 @@ export {
   renderPrompt,
   userTurn,
 } from "./prompts.js";
-export { makeRng, sample, seedFrom, shuffled } from "./rng.js";
 export { loadSeedTasks, type SeedTask } from "./seeds.js";

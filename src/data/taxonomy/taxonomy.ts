@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { validateConfig } from "../../config/build.js";
 import { SftError } from "../../errors.js";
-import { makeRng, seedFrom, shuffled } from "../build/rng.js";
+import { makeRng, seedFrom, shuffled } from "../../util/rng.js";
 
 export const taxonomySchema = z.strictObject({
   /** task type → its sub-types */

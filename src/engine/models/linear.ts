@@ -5,10 +5,11 @@
  * them so: "out_in" (nn.Linear, [out, in]) and "in_out" (GPT-2's Conv1D, [in, out]); the
  * weight keeps the checkpoint's layout so parameters and gradients need no transposes.
  */
+
+import { Rng } from "../../util/rng.js";
 import type { FloatArray, Kernels } from "../kernels/types.js";
 import { fillDropoutMask } from "../lora.js";
 import type { Param } from "../params.js";
-import { Rng } from "./rng.js";
 
 export interface LoraBranch {
   /** [r, in] */

@@ -6,6 +6,7 @@
  * The architecture (llama.ts, gpt2.ts) supplies names, sizes and the block arithmetic.
  */
 import { SftError } from "../../errors.js";
+import { mixSeed, Rng } from "../../util/rng.js";
 import type { ModelConfig } from "../config.js";
 import type { FloatArray, Kernels } from "../kernels/types.js";
 import { initLoraA, initLoraB, peftKey, type ResolvedLora } from "../lora.js";
@@ -14,7 +15,6 @@ import type { TensorMap } from "../tensor.js";
 import { gpt2 } from "./gpt2.js";
 import type { Linear, LoraScratch } from "./linear.js";
 import { llama } from "./llama.js";
-import { mixSeed, Rng } from "./rng.js";
 import { RopeTables } from "./rope.js";
 import type { ArchImpl, KVCache, LayerParams, LinearDef, StepContext, TensorDef, Views } from "./types.js";
 

@@ -3,11 +3,12 @@
  * (transformer.ts): its parameter names and shapes, its activation sizes, and explicit
  * forward/backward functions for the embedding, one block, and the final norm.
  */
+
+import { mixSeed } from "../../util/rng.js";
 import type { ModelConfig } from "../config.js";
 import type { AttentionShape, FloatArray, Kernels } from "../kernels/types.js";
 import type { Param } from "../params.js";
 import { type Linear, type LoraSaved, type LoraScratch, linearBackward, linearForward } from "./linear.js";
-import { mixSeed } from "./rng.js";
 import type { RopeTables } from "./rope.js";
 
 export type Views = Record<string, FloatArray>;

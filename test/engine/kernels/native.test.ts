@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { loadNativeKernels, nativeInfo } from "../../../src/engine/kernels/native.js";
 import { referenceKernels as R } from "../../../src/engine/kernels/reference.js";
 import type { AttentionShape, Kernels } from "../../../src/engine/kernels/types.js";
+import { makeRng } from "../../../src/util/rng.js";
 
 let N: Kernels | null = null;
 let skipReason = "";
@@ -20,18 +21,8 @@ try {
 }
 const level = N ? nativeInfo().simd : "none";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function rand32(n: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed);
+  const r = makeRng(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
   return out;
@@ -139,7 +130,7 @@ test("matmulBf16: bf16 weights in all transposes", opt, () => {
     [64, 100, 96],
   ]) {
     const bits = new Uint16Array(K * Nn);
-    const r = rng(M * 7 + Nn);
+    const r = makeRng(M * 7 + Nn);
     for (let i = 0; i < bits.length; i++)
       bits[i] = (r() < 0.5 ? 0x8000 : 0) | (0x3e00 + Math.floor(r() * 512));
     const bf = Float64Array.from(bits, (x) => {

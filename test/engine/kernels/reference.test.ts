@@ -5,21 +5,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { bf16ToFloat, referenceKernels as K } from "../../../src/engine/kernels/reference.js";
 import type { AttentionShape } from "../../../src/engine/kernels/types.js";
-
-/** Deterministic pseudo-random numbers (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { makeRng } from "../../../src/util/rng.js";
 
 function randn(n: number, seed: number, scale = 1): Float64Array {
-  const r = rng(seed);
+  const r = makeRng(seed);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
   return out;
@@ -107,7 +96,7 @@ test("matmulBf16 equals matmul on bf16-representable weights", () => {
   const a = randn(M * Kd, 1);
   const bits = new Uint16Array(N * Kd);
   const bf = new Float64Array(N * Kd);
-  const r = rng(2);
+  const r = makeRng(2);
   for (let i = 0; i < bits.length; i++) {
     // sign, exponent near 1.0, random 7-bit mantissa
     bits[i] = (r() < 0.5 ? 0x8000 : 0) | (0x3f00 + Math.floor(r() * 256));

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { referenceKernels } from "../../../src/engine/kernels/index.js";
 import type { FloatArray } from "../../../src/engine/kernels/types.js";
 import { type Batch, createModel, type Model } from "../../../src/engine/model.js";
-import { Rng } from "../../../src/engine/models/rng.js";
+import { Rng } from "../../../src/util/rng.js";
 import { TINY, tinyBatch } from "./tiny.js";
 
 const EPS = 1e-6;

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import type { ModelConfig } from "../../../src/engine/config.js";
 import { getKernels, referenceKernels } from "../../../src/engine/kernels/index.js";
 import { createModel } from "../../../src/engine/model.js";
-import { Rng } from "../../../src/engine/models/rng.js";
+import { Rng } from "../../../src/util/rng.js";
 import { TINY } from "./tiny.js";
 
 const native = getKernels();
@@ -36,7 +36,7 @@ for (const label of ["gpt2", "qwen3-qknorm", "llama"]) {
     const B = 2;
     const T = 130;
     const rng = new Rng(5);
-    const ids = Int32Array.from({ length: B * T }, () => rng.nextU32() % config.vocabSize);
+    const ids = Int32Array.from({ length: B * T }, () => rng.nextUint32() % config.vocabSize);
     const labels = Int32Array.from(ids, (x, i) => (i % 7 === 3 ? -100 : x));
     const lora =
       label === "llama" ? { r: 4, targets: ["q_proj", "down_proj"], init: "random" as const } : null;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Rng } from "../../src/train/rng.js";
+import { Rng } from "../../src/util/rng.js";
 
 test("same seed and stream give the same sequence; other streams differ", () => {
   const a = Rng.seeded(7, "data");
