@@ -1,7 +1,8 @@
 /**
  * LoRA: low-rank adapters on linear layers, W x + (alpha/r) · B A dropout(x), as in PEFT.
  * This module holds the configuration (validation, scaling, initialisation, PEFT naming);
- * the arithmetic lives next to the linear layer in models/linear.ts.
+ * the forward/backward arithmetic lives next to the linear layer in models/linear.ts; merging
+ * an adapter into its base weight (addLoraDelta) serves both Model and PEFT export.
  */
 import { SftError } from "../errors.js";
 import type { Rng } from "../util/rng.js";
@@ -154,4 +155,32 @@ export function peftAdapterConfig(lora: ResolvedLora, baseModelPath: string | nu
 export function fillDropoutMask(mask: FloatArray, p: number, rng: Rng): void {
   const keep = 1 / (1 - p);
   for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < p ? 0 : keep;
+}
+
+/**
+ * Folds one adapter into its base weight in place: W += scale · B·A, where A is [r, inF] and
+ * B is [outF, r]. `weight` is [outF, inF] for nn.Linear ("out_in") or [inF, outF] for GPT-2's
+ * Conv1D ("in_out"), which then receives (B·A)ᵀ. Sums run in float64, one output row at a time.
+ */
+export function addLoraDelta(
+  weight: FloatArray,
+  A: FloatArray,
+  B: FloatArray,
+  dims: { r: number; inF: number; outF: number },
+  scale: number,
+  layout: "out_in" | "in_out",
+): void {
+  const { r, inF, outF } = dims;
+  const row = new Float64Array(inF);
+  for (let o = 0; o < outF; o++) {
+    row.fill(0);
+    for (let k = 0; k < r; k++) {
+      const bok = B[o * r + k];
+      if (bok === 0) continue;
+      const aRow = k * inF;
+      for (let i = 0; i < inF; i++) row[i] += bok * A[aRow + i];
+    }
+    if (layout === "in_out") for (let i = 0; i < inF; i++) weight[i * outF + o] += scale * row[i];
+    else for (let i = 0; i < inF; i++) weight[o * inF + i] += scale * row[i];
+  }
 }

@@ -12,7 +12,7 @@ import { SftError } from "../errors.js";
 import type { ModelConfig } from "./config.js";
 import { getKernels, referenceKernels } from "./kernels/index.js";
 import type { Kernels } from "./kernels/types.js";
-import { type LoraOptions, type ResolvedLora, resolveLora } from "./lora.js";
+import { addLoraDelta, type LoraOptions, type ResolvedLora, resolveLora } from "./lora.js";
 import {
   type Batch,
   type ForwardBackwardOptions,
@@ -165,17 +165,14 @@ export class Model {
     for (const lin of this.rt.loraModules) {
       const lora = lin.lora!;
       const w = out.get(`${lin.path}.weight`) as Tensor;
-      const A = lora.A.data;
-      const B = lora.B.data;
-      const r = lora.r;
-      for (let o = 0; o < lin.outF; o++) {
-        for (let i = 0; i < lin.inF; i++) {
-          let s = 0;
-          for (let j = 0; j < r; j++) s += B[o * r + j] * A[j * lin.inF + i];
-          const idx = lin.layout === "out_in" ? o * lin.inF + i : i * lin.outF + o;
-          w.data[idx] += lora.scaling * s;
-        }
-      }
+      addLoraDelta(
+        w.data,
+        lora.A.data,
+        lora.B.data,
+        { r: lora.r, inF: lin.inF, outF: lin.outF },
+        lora.scaling,
+        lin.layout,
+      );
     }
     return out;
   }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SftError } from "../../errors.js";
 import type { ModelConfig } from "../config.js";
+import { addLoraDelta } from "../lora.js";
 import type { Tensor, TensorMap } from "../tensor.js";
 import { writeAtomically } from "./file-io.js";
 import { readSafetensorsFile, writeSafetensors } from "./safetensors.js";
@@ -265,20 +266,7 @@ export function mergeLora(baseTensors: TensorMap, adapter: LoraAdapter, config: 
     }
     const scale = loraMergeScale(adapter.config, modulePath);
     const merged = Float32Array.from(W.data);
-    const a = A.data;
-    const b = B.data;
-    const row = new Float64Array(inF);
-    for (let o = 0; o < outF; o++) {
-      row.fill(0);
-      for (let k = 0; k < r; k++) {
-        const bok = b[o * r + k];
-        if (bok === 0) continue;
-        const aRow = k * inF;
-        for (let i = 0; i < inF; i++) row[i] += bok * a[aRow + i];
-      }
-      if (inOut) for (let i = 0; i < inF; i++) merged[i * outF + o] += scale * row[i];
-      else for (let i = 0; i < inF; i++) merged[o * inF + i] += scale * row[i];
-    }
+    addLoraDelta(merged, A.data, B.data, { r, inF, outF }, scale, inOut ? "in_out" : "out_in");
     out.set(weightName, { shape: W.shape, data: merged });
   }
   return out;
