@@ -20,6 +20,7 @@
  * quality — the style/professionalism score, averaged with fluency when a perplexity
  *   scorer is configured.
  */
+import { NUMBER_WORDS } from "../data/quality/completeness.js";
 import { lexicalRelevance } from "../data/quality/relevance.js";
 import { rougeL } from "../data/text/rouge.js";
 import { isCjkChar, tokenize } from "../data/text/tokenize.js";
@@ -89,30 +90,6 @@ export function relevanceScore(instruction: string, response: string, expected?:
   return parts.reduce((a, b) => a + b, 0) / parts.length;
 }
 
-const COUNT_WORDS: Record<string, number> = {
-  one: 1,
-  two: 2,
-  three: 3,
-  four: 4,
-  five: 5,
-  six: 6,
-  seven: 7,
-  eight: 8,
-  nine: 9,
-  ten: 10,
-  一: 1,
-  二: 2,
-  两: 2,
-  三: 3,
-  四: 4,
-  五: 5,
-  六: 6,
-  七: 7,
-  八: 8,
-  九: 9,
-  十: 10,
-};
-
 /** The number of items an instruction asks for ("5 tips", "three reasons", "列出3个"), or null. */
 export function requestedCount(instruction: string): number | null {
   const ins = instruction.toLowerCase();
@@ -121,7 +98,7 @@ export function requestedCount(instruction: string): number | null {
       ins,
     ) ?? /(\d+|[一二两三四五六七八九十])\s*(?:个|条|种|点|项|句|步)/.exec(ins);
   if (!m) return null;
-  const n = /^\d+$/.test(m[1]) ? Number(m[1]) : COUNT_WORDS[m[1]];
+  const n = /^\d+$/.test(m[1]) ? Number(m[1]) : NUMBER_WORDS[m[1]];
   // "N words/sentences" is a length request, judged by the length score instead
   if (m[2] === "words" || m[2] === "sentences" || m[0].endsWith("句")) return null;
   return n > 0 && n <= 50 ? n : null;

@@ -31,7 +31,9 @@ const DANGLING_EN =
 const DANGLING_ZH = /(?:[，、：；（]|以及|和|与|或|的|是|在|因为|所以|但是|而且|包括|例如|比如)\s*$/;
 const LIST_MARKER_ONLY = /^\s*(?:[-*•]|\d+[.)、]|[一二三四五六七八九十]+[、.])\s*$/;
 
-const NUMBER_WORDS: Record<string, number> = {
+/** Number words 1–10 (English and Chinese) as they appear in counted requests ("three tips", "列出五个"). */
+export const NUMBER_WORDS: Readonly<Record<string, number>> = {
+  one: 1,
   two: 2,
   three: 3,
   four: 4,
@@ -41,6 +43,7 @@ const NUMBER_WORDS: Record<string, number> = {
   eight: 8,
   nine: 9,
   ten: 10,
+  一: 1,
   两: 2,
   二: 2,
   三: 3,
