@@ -90,13 +90,6 @@ function loraOptions(config: TrainConfig, modelConfig: ModelConfig): LoraOptions
 
 /** Loads the base model (+ adapter), builds LoRA or full training, and the tokenizer. */
 export async function openTrainableModel(config: TrainConfig): Promise<OpenedModel> {
-  // NEFTune needs noise added to the embedding output inside forward; the model API has no
-  // such input yet, so refuse up front rather than train without it
-  if (config.neftune_noise_alpha !== undefined)
-    throw new SftError("neftune_noise_alpha is not supported yet: the engine cannot add embedding noise", {
-      where: { field: "neftune_noise_alpha" },
-      hint: "remove neftune_noise_alpha (or --neftune-noise-alpha) from the run",
-    });
   const ckpt = loadCheckpoint(config.model);
   if (ckpt.tensors.size === 0)
     throw new SftError("the model has no weights (a bare config.json)", {
@@ -136,6 +129,9 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
       const r = model.forwardBackward(batch, {
         lossDenominator: opts.lossDenominator,
         ...(opts.dropoutSeed !== null ? { dropoutSeed: opts.dropoutSeed } : {}),
+        // the trainer derives the noise seed per (seed, step, micro-batch), so a resumed run
+        // draws the same noise; evalLoss goes through forward(), which never adds it
+        neftune: opts.neftune,
       });
       if (r.trainedTokens !== batch.trainedTokens)
         throw new Error(
