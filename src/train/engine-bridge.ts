@@ -128,7 +128,9 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
     forwardBackward(batch, opts) {
       const r = model.forwardBackward(batch, {
         lossDenominator: opts.lossDenominator,
-        ...(opts.dropoutSeed !== null ? { dropoutSeed: opts.dropoutSeed } : {}),
+        // null means "no dropout" to the model; omitting it would make the model draw its own
+        // seed and apply dropout anyway
+        dropoutSeed: opts.dropoutSeed,
         // the trainer derives the noise seed per (seed, step, micro-batch), so a resumed run
         // draws the same noise; evalLoss goes through forward(), which never adds it
         neftune: opts.neftune,
