@@ -13,6 +13,7 @@
  * and take an English payload as the answer.
  */
 import type { SftRecord } from "../data/record.js";
+import { fnv1a32 } from "../util/hash.js";
 
 /** Seed words the TinyStories-trained default model already knows. */
 export const SEEDS = {
@@ -271,21 +272,11 @@ export function enumerateTask(task: TaskName, count: number): TaskExample[] {
   return out;
 }
 
-/** FNV-1a, for a split that depends only on the example's seed words. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
-/** Whether an example belongs to the held-out split (about 1 in `every`). */
+/** Whether an example belongs to the held-out split (about 1 in `every`; FNV-1a of the key, so it depends only on the seed words). */
 export function isHeldOut(ex: TaskExample, every = 5): boolean {
   // the key alone (not the task): tasks that share a kind of key (the "saw" sentences, the
   // "went" facts) hold out the same combinations, so no held-out sentence is trained anywhere
-  return hash(ex.key) % every === 0;
+  return fnv1a32(ex.key) % every === 0;
 }
 
 export function toRecord(ex: TaskExample, id: string, source = "quickstart"): SftRecord {

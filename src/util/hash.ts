@@ -1,4 +1,4 @@
-/** Fast non-cryptographic 32-bit hashing for shingles and MinHash permutations. */
+/** Fast non-cryptographic 32-bit hashing: stream seeds, held-out splits, shingles and MinHash permutations. */
 
 /** FNV-1a over UTF-16 code units. */
 export function fnv1a32(s: string): number {

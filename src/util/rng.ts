@@ -9,6 +9,7 @@
  * - `makeRng` (mulberry32): dataset build/augment/taxonomy sampling and `sft data inspect`.
  */
 import { createHash } from "node:crypto";
+import { fnv1a32, mix32 } from "./hash.js";
 
 /** Mixes any number of 32-bit integers into one well-spread 32-bit seed (murmur3 finaliser). */
 export function mixSeed(...parts: number[]): number {
@@ -21,27 +22,12 @@ export function mixSeed(...parts: number[]): number {
     h = (h << 13) | (h >>> 19);
     h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(h);
 }
 
 /** 32-bit seed derived from any parts (strings or numbers) through SHA-256. */
 export function seedFrom(...parts: Array<string | number>): number {
   return createHash("sha256").update(parts.join("\u0000")).digest().readUInt32BE(0);
-}
-
-/** FNV-1a of a string, used to derive a stream's seed from its name. */
-function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
 }
 
 function rotl(x: number, k: number): number {
@@ -79,7 +65,7 @@ export class Rng {
 
   /** A generator for `seed`, optionally for a named independent stream and extra integers (e.g. an epoch). */
   static seeded(seed: number, stream = "", ...extra: number[]): Rng {
-    let mixed = (seed >>> 0) ^ hashString(stream);
+    let mixed = (seed >>> 0) ^ fnv1a32(stream);
     for (const e of extra) mixed = (Math.imul(mixed ^ (e >>> 0), 0x9e3779b1) + 0x7f4a7c15) >>> 0;
     return new Rng(mixed);
   }

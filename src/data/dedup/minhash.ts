@@ -5,8 +5,9 @@
  * positives plus false negatives under the LSH S-curve; candidates are then confirmed by the
  * signature's estimate of Jaccard similarity.
  */
+
+import { fnv1a32, mix32 } from "../../util/hash.js";
 import { tokenize } from "../text/tokenize.js";
-import { fnv1a32, mix32 } from "./hash.js";
 
 export interface MinHashOptions {
   numPerm: number;

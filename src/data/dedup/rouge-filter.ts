@@ -12,9 +12,10 @@
  *  - Candidates are cut by length (|b| > θ|a|/(2−θ) and vice versa) and by the exact
  *    overlap bound 2·o/(|a|+|b|) > θ before the O(|a|·|b|) LCS is computed.
  */
+
+import { fnv1a32 } from "../../util/hash.js";
 import { lcsLength } from "../text/rouge.js";
 import { tokenize } from "../text/tokenize.js";
-import { fnv1a32 } from "./hash.js";
 
 const COMMON = new Set(
   (
