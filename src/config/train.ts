@@ -103,6 +103,8 @@ export const trainConfigSchema = z
     chat_template: z.boolean().default(false),
     /** which tokens are trained: every assistant turn, only the last one, or everything */
     mask_policy: z.enum(MASK_POLICIES).default("all_assistant"),
+    /** run the pre-flight checks of `sft data check` on every sample before the first step */
+    preflight: z.boolean().default(true),
     /** write TensorBoard event files under runs/ in the run directory */
     tensorboard: z.boolean().default(true),
   })

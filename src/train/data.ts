@@ -10,8 +10,9 @@ import type { TrainConfig } from "../config/train.js";
 import { readRecords } from "../data/io/index.js";
 import type { SftRecord } from "../data/record.js";
 import { SftError } from "../errors.js";
-import { IGNORE_INDEX, tryTokenizeRecord } from "../tokenize/mask.js";
+import { IGNORE_INDEX, type TokenizeOptions, tryTokenizeRecord } from "../tokenize/mask.js";
 import { collate, type PackedRow, packSamples } from "../tokenize/pack.js";
+import { checkPacking, checkSample, type PreflightFailure, showTokens } from "../tokenize/preflight.js";
 import type { TextTokenizer } from "../tokenize/tokenizer.js";
 import { microBatches } from "./batches.js";
 import type { TrainBatch } from "./engine-bridge.js";
@@ -69,6 +70,7 @@ async function loadSource(
   tokenizer: TextTokenizer,
   config: TrainConfig,
   rejections: Record<string, number>,
+  preflightFailures: FileFailure[] | null,
 ): Promise<{ samples: Sample[]; fingerprint: DatasetFingerprint }> {
   let bytes: number;
   try {
@@ -84,20 +86,25 @@ async function loadSource(
   let rejected = 0;
   let truncated = 0;
   const template = src.template ?? config.template;
+  const tokenizeOptions: TokenizeOptions = {
+    ...(template ? { template } : {}),
+    ...(config.chat_template ? { chatTemplate: true } : {}),
+    maskPolicy: config.mask_policy,
+    maxSeqLength: config.max_seq_length,
+  };
   for await (const record of readRecords(src.path) as AsyncGenerator<SftRecord>) {
     records++;
-    const result = tryTokenizeRecord(record, tokenizer, {
-      ...(template ? { template } : {}),
-      ...(config.chat_template ? { chatTemplate: true } : {}),
-      maskPolicy: config.mask_policy,
-      maxSeqLength: config.max_seq_length,
-    });
+    const result = tryTokenizeRecord(record, tokenizer, tokenizeOptions);
     if (!result.ok) {
       rejected++;
       rejections[result.reason] = (rejections[result.reason] ?? 0) + 1;
       continue;
     }
     if (result.sample.truncated) truncated++;
+    if (preflightFailures) {
+      for (const f of checkSample(record, result.sample, tokenizer, tokenizeOptions))
+        preflightFailures.push({ ...f, file: src.path });
+    }
     samples.push({
       id: record.id,
       task: src.task ?? record.meta.task ?? "default",
@@ -121,8 +128,40 @@ async function loadSource(
   };
 }
 
-/** Reads and tokenizes every dataset of the config. */
+type FileFailure = PreflightFailure & { file: string };
+
+/** Failures shown in the error; the rest are counted. */
+const PREFLIGHT_SHOWN = 20;
+
+/**
+ * Stops the run when a pre-flight check failed: the same checks and messages as
+ * `sft data check`, so a wrong label mask or template costs no training step.
+ */
+function throwPreflight(failures: FileFailure[], tokenizer: TextTokenizer): never {
+  const counts = new Map<string, number>();
+  for (const f of failures) counts.set(f.check, (counts.get(f.check) ?? 0) + 1);
+  const ids = [...new Set(failures.map((f) => f.recordId))];
+  const lines = failures
+    .slice(0, PREFLIGHT_SHOWN)
+    .map(
+      (f) =>
+        `  ${f.check}: ${f.message}${f.tokens.length ? ` — tokens ${showTokens(tokenizer, f.tokens)}` : ""}`,
+    );
+  if (failures.length > PREFLIGHT_SHOWN) lines.push(`  … ${failures.length - PREFLIGHT_SHOWN} more`);
+  throw new SftError(
+    `pre-flight failed for ${ids.length} record(s) (${[...counts].map(([c, n]) => `${n}× ${c}`).join(", ")}): ${ids
+      .slice(0, PREFLIGHT_SHOWN)
+      .join(", ")}${ids.length > PREFLIGHT_SHOWN ? ", …" : ""}\n${lines.join("\n")}`,
+    {
+      where: { file: failures[0].file, field: "preflight" },
+      hint: "fix the records or the template (`sft data check` shows the same report), or set `preflight: false` to train anyway",
+    },
+  );
+}
+
+/** Reads and tokenizes every dataset of the config; with `preflight`, checks every sample. */
 export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer): Promise<PreparedData> {
+  const preflightFailures: FileFailure[] | null = config.preflight ? [] : null;
   const entries = config.datasets ?? [
     { path: config.data!, weight: 1 } as NonNullable<TrainConfig["datasets"]>[number],
   ];
@@ -137,6 +176,7 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
       tokenizer,
       config,
       rejections,
+      preflightFailures,
     );
     fingerprints.push(fingerprint);
     let train = samples;
@@ -154,6 +194,7 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
         tokenizer,
         config,
         rejections,
+        preflightFailures,
       );
       fingerprints.push(ev.fingerprint);
       evalSamples.push(...ev.samples);
@@ -174,9 +215,23 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
       tokenizer,
       config,
       rejections,
+      preflightFailures,
     );
     fingerprints.push(ev.fingerprint);
     evalSamples.push(...ev.samples);
+  }
+  if (preflightFailures) {
+    if (config.packing) {
+      // the rows the run packs are planned per epoch; packing all samples once at the run's
+      // length checks the same invariants (positions, segments, ids and labels kept)
+      for (const group of [...tasks.map((t) => t.samples), evalSamples]) {
+        if (group.length === 0) continue;
+        const { rows } = packSamples(group, { maxSeqLength: config.max_seq_length });
+        for (const f of checkPacking(rows, group))
+          preflightFailures.push({ ...f, file: fingerprints[0].path });
+      }
+    }
+    if (preflightFailures.length > 0) throwPreflight(preflightFailures, tokenizer);
   }
   return { tasks, evalSamples, fingerprints, rejections };
 }
