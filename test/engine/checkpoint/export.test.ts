@@ -5,50 +5,18 @@ import { join, resolve } from "node:path";
 import { after, test } from "node:test";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { exportModel } from "../../../src/engine/checkpoint/export.js";
-import type { GgufTokenizerInfo } from "../../../src/engine/checkpoint/gguf.js";
 import { loadCheckpoint } from "../../../src/engine/checkpoint/hf.js";
 import { ggufTokenizerFromHf, hfTokenizerFromGguf } from "../../../src/engine/checkpoint/hf-tokenizer.js";
 import { mergeLora, peftTensorName, writePeftAdapter } from "../../../src/engine/checkpoint/peft.js";
 import type { TensorMap } from "../../../src/engine/tensor.js";
 import { SftError } from "../../../src/errors.js";
+import { spmEncode } from "../../helpers/spm-encode.js";
 
 const repoRoot = resolve(new URL("../../..", import.meta.url).pathname);
 const shared = resolve(repoRoot, "../shared");
 const asset = join(repoRoot, "assets/models/stories260K");
 const dir = mkdtempSync(join(tmpdir(), "sft-export-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** SentencePiece-BPE merging as llama.cpp / llama2.c do it (highest-scoring merged piece first, leftmost on ties). */
-function spmEncode(info: GgufTokenizerInfo, text: string): number[] {
-  const ids = new Map<string, number>();
-  info.tokens.forEach((t, i) => {
-    if (!ids.has(t) && info.tokenTypes?.[i] !== 3) ids.set(t, i);
-  });
-  const scores = info.scores!;
-  const seq: number[] = [];
-  for (const ch of `▁${text.replaceAll(" ", "▁")}`) {
-    const id = ids.get(ch);
-    if (id !== undefined) seq.push(id);
-    else
-      for (const b of Buffer.from(ch, "utf8"))
-        seq.push(ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`)!);
-  }
-  for (;;) {
-    let best = -1;
-    let bestScore = -Infinity;
-    let bestId = -1;
-    for (let i = 0; i + 1 < seq.length; i++) {
-      const merged = ids.get(info.tokens[seq[i]] + info.tokens[seq[i + 1]]);
-      if (merged !== undefined && info.tokenTypes?.[merged] === 1 && scores[merged] > bestScore) {
-        best = i;
-        bestScore = scores[merged];
-        bestId = merged;
-      }
-    }
-    if (best < 0) return seq;
-    seq.splice(best, 2, bestId);
-  }
-}
 
 const TEXTS = [
   "Once upon a time, there was a little girl named Lily.",

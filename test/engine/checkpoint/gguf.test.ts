@@ -10,7 +10,7 @@ import {
   readGgufTokenizer,
   writeGguf,
 } from "../../../src/engine/checkpoint/gguf.js";
-import { SftError } from "../../../src/errors.js";
+import { errorOf } from "../../helpers/errors.js";
 
 const repoRoot = resolve(new URL("../../..", import.meta.url).pathname);
 const storiesGguf = resolve(repoRoot, "../shared/models/stories260K/stories260K.gguf");
@@ -143,16 +143,6 @@ test("GGUF write → read round trip: metadata of every type, F32 exact, F16 and
     assert.ok(Math.abs(g.tensors.get("aq8")!.data[i] - a.data[i]) <= (2 / 127) * 0.5 + 2 * 2 ** -11);
   }
 });
-
-function errorOf(fn: () => unknown): SftError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof SftError, `expected SftError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected an error");
-}
 
 test("malformed and unsupported GGUF files fail with messages naming file, tensor and problem", () => {
   const bytes = readFileSync(fixture);

@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, test } from "node:test";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { type GgufTokenizerInfo, readGgufTokenizer } from "../../../src/engine/checkpoint/gguf.js";
+import { readGgufTokenizer } from "../../../src/engine/checkpoint/gguf.js";
 import { convertToHfDir, loadCheckpoint } from "../../../src/engine/checkpoint/hf.js";
 import { hfTokenizerFromGguf } from "../../../src/engine/checkpoint/hf-tokenizer.js";
+import { spmEncode } from "../../helpers/spm-encode.js";
 
 const repoRoot = resolve(new URL("../../..", import.meta.url).pathname);
 const shared = resolve(repoRoot, "../shared");
@@ -14,45 +15,6 @@ const storiesGguf = join(shared, "models/stories260K/stories260K.gguf");
 const asset = join(repoRoot, "assets/models/stories260K");
 const dir = mkdtempSync(join(tmpdir(), "sft-tok-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/**
- * The SentencePiece-BPE encoder as llama2.c's run.c does it, written out plainly as the
- * oracle: "▁"-prefixed text, one piece per code point (bytes <0xXX> when a code point is not
- * in the vocabulary), then repeatedly merge the adjacent pair whose concatenation is in the
- * vocabulary with the highest score (leftmost on ties).
- */
-function spmEncode(info: GgufTokenizerInfo, text: string): number[] {
-  const ids = new Map<string, number>();
-  info.tokens.forEach((t, i) => {
-    if (!ids.has(t) && info.tokenTypes?.[i] !== 3) ids.set(t, i);
-  });
-  const scores = info.scores!;
-  if (text === "") return [];
-  const norm = `▁${text.replaceAll(" ", "▁")}`;
-  const seq: number[] = [];
-  for (const ch of norm) {
-    const id = ids.get(ch);
-    if (id !== undefined) seq.push(id);
-    else
-      for (const b of Buffer.from(ch, "utf8"))
-        seq.push(ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`)!);
-  }
-  for (;;) {
-    let best = -1;
-    let bestScore = -Infinity;
-    let bestId = -1;
-    for (let i = 0; i + 1 < seq.length; i++) {
-      const merged = ids.get(info.tokens[seq[i]] + info.tokens[seq[i + 1]]);
-      if (merged !== undefined && info.tokenTypes?.[merged] === 1 && scores[merged] > bestScore) {
-        best = i;
-        bestScore = scores[merged];
-        bestId = merged;
-      }
-    }
-    if (best < 0) return seq;
-    seq.splice(best, 2, bestId);
-  }
-}
 
 function sampleTexts(): string[] {
   const shakespeare = readFileSync(join(shared, "data/corpus/tinyshakespeare.txt"), "utf8");

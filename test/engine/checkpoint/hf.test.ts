@@ -16,22 +16,12 @@ import {
 import { readSafetensorsSync, writeSafetensors } from "../../../src/engine/checkpoint/safetensors.js";
 import type { ModelConfig } from "../../../src/engine/config.js";
 import type { Tensor, TensorMap } from "../../../src/engine/tensor.js";
-import { SftError } from "../../../src/errors.js";
+import { errorOf } from "../../helpers/errors.js";
 
 const repoRoot = resolve(new URL("../../..", import.meta.url).pathname);
 const storiesGguf = resolve(repoRoot, "../shared/models/stories260K/stories260K.gguf");
 const dir = mkdtempSync(join(tmpdir(), "sft-hf-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function errorOf(fn: () => unknown): SftError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof SftError, `expected SftError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected an error");
-}
 
 function randomTensors(config: ModelConfig, seed: number): TensorMap {
   let s = seed >>> 0;

@@ -15,7 +15,7 @@ import {
 } from "../../../src/engine/checkpoint/peft.js";
 import { writeSafetensors } from "../../../src/engine/checkpoint/safetensors.js";
 import type { Tensor, TensorMap } from "../../../src/engine/tensor.js";
-import { SftError } from "../../../src/errors.js";
+import { errorOf } from "../../helpers/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sft-peft-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,16 +29,6 @@ function rand(shape: number[]): Tensor {
     data[i] = seed / 2 ** 32 - 0.5;
   }
   return { shape, data };
-}
-
-function errorOf(fn: () => unknown): SftError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof SftError, `expected SftError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected an error");
 }
 
 const llamaConfig = parseHfConfig(

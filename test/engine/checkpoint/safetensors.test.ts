@@ -19,7 +19,7 @@ import {
   writeShardedSafetensors,
 } from "../../../src/engine/checkpoint/safetensors.js";
 import type { Tensor } from "../../../src/engine/tensor.js";
-import { SftError } from "../../../src/errors.js";
+import { errorOf } from "../../helpers/errors.js";
 
 const repoRoot = resolve(new URL("../../..", import.meta.url).pathname);
 const shared = resolve(repoRoot, "../shared");
@@ -162,16 +162,6 @@ test("sharded write splits by size, writes the index, and reads back through it"
   const single = writeShardedSafetensors(join(dir, "single"), tensors, { maxShardBytes: 1e9 });
   assert.deepEqual(single, [join(dir, "single", "model.safetensors")]);
 });
-
-function errorOf(fn: () => unknown): SftError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof SftError, `expected SftError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected an error");
-}
 
 function handMade(name: string, header: object, dataBytes: number): string {
   const h = Buffer.from(JSON.stringify(header));
