@@ -12,6 +12,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { writePeftAdapter } from "../../src/engine/checkpoint/peft.js";
 import { readSafetensorsFile } from "../../src/engine/checkpoint/safetensors.js";
+import { relMaxDiff } from "../helpers/numeric.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURES = join(ROOT, "test/fixtures/torch");
@@ -20,17 +21,6 @@ const PYTHON = "/usr/bin/python3";
 function sft(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(ROOT, "bin/sft.js"), ...args], { cwd: ROOT, encoding: "utf8" });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function relMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let mag = 0;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) {
-    mag = Math.max(mag, Math.abs(b[i]));
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-  }
-  return diff / Math.max(mag, 1e-30);
 }
 
 function torchAvailable(): boolean {

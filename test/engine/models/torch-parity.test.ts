@@ -14,6 +14,7 @@ import { readSafetensorsFile } from "../../../src/engine/checkpoint/safetensors.
 import { referenceKernels } from "../../../src/engine/kernels/index.js";
 import type { Kernels } from "../../../src/engine/kernels/types.js";
 import { type Batch, createModel } from "../../../src/engine/model.js";
+import { relMaxDiff } from "../../helpers/numeric.js";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/torch/", import.meta.url));
 
@@ -33,18 +34,6 @@ export function readBatchJson(path: string): Batch {
   };
   if (j.segments) batch.segments = Int32Array.from(j.segments.flat());
   return batch;
-}
-
-/** max |a - b| over the tensor, relative to max |b|. */
-export function relMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let mag = 0;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) {
-    mag = Math.max(mag, Math.abs(b[i]));
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-  }
-  return diff / Math.max(mag, 1e-30);
 }
 
 function checkFixture(name: string, kernels?: Kernels, chunkRows?: number): void {
