@@ -14,13 +14,14 @@ import {
   type Pricing,
   UsageMeter,
 } from "../llm/index.js";
-import { resolveFrom } from "./data-build.js";
+import { resolveFrom, resolveLlmPaths } from "./data-build.js";
 
 export function loadAugmentConfig(file: string): AugmentConfig {
   const c = loadYamlConfig(augmentConfigSchema, file);
   const base = dirname(resolve(file));
   return {
     ...c,
+    llm: resolveLlmPaths(base, c.llm),
     in: resolveFrom(base, c.in)!,
     out: resolveFrom(base, c.out)!,
     rejects: resolveFrom(base, c.rejects),

@@ -1,7 +1,7 @@
 /** `sft data build CONFIG.yaml`: generate instruction data with an LLM (resumable). */
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { Command } from "commander";
-import { type BuildConfig, buildConfigSchema, loadYamlConfig } from "../config/build.js";
+import { type BuildConfig, buildConfigSchema, type LlmConfig, loadYamlConfig } from "../config/build.js";
 import { buildInstructionData, statePathFor } from "../data/build/index.js";
 import { createLlmBackend, LlmStore, type Pricing, UsageMeter } from "../llm/index.js";
 
@@ -10,11 +10,31 @@ export function resolveFrom(base: string, p: string | undefined): string | undef
   return p === undefined || isAbsolute(p) ? p : resolve(base, p);
 }
 
+/** A template given as a file (`t.yaml`, `t.json#name`) rather than a built-in name. */
+const TEMPLATE_FILE = /\.(ya?ml|json)(#[^/\\]*)?$/i;
+
+/**
+ * The local backend's files (model, adapter, tokenizer, a template file) resolved like the
+ * config's other paths; for kind openai `model` is the server's model name, not a path.
+ */
+export function resolveLlmPaths<T extends LlmConfig | undefined>(base: string, llm: T): T {
+  if (llm?.kind !== "local") return llm;
+  return {
+    ...llm,
+    model: resolveFrom(base, llm.model),
+    adapter: resolveFrom(base, llm.adapter),
+    tokenizer: resolveFrom(base, llm.tokenizer),
+    template:
+      llm.template && TEMPLATE_FILE.test(llm.template) ? resolveFrom(base, llm.template) : llm.template,
+  };
+}
+
 export function loadBuildConfig(file: string): BuildConfig {
   const config = loadYamlConfig(buildConfigSchema, file);
   const base = dirname(resolve(file));
   return {
     ...config,
+    llm: resolveLlmPaths(base, config.llm),
     out: resolveFrom(base, config.out)!,
     rejects: resolveFrom(base, config.rejects),
     state: resolveFrom(base, config.state),

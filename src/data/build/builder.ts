@@ -80,7 +80,22 @@ function jobIdOf(config: BuildConfig, taxonomy: Taxonomy, seedTasks: SeedTask[] 
     out: undefined,
     rejects: undefined,
     state: undefined,
-    llm: { base_url: config.llm.base_url, model: config.llm.model, extra_body: config.llm.extra_body },
+    llm: {
+      base_url: config.llm.base_url,
+      model: config.llm.model,
+      extra_body: config.llm.extra_body,
+      // a local model's answers also depend on its adapter and prompt template; these are all
+      // undefined for kind openai, so the ids of those jobs stay as they were
+      ...(config.llm.kind === "local"
+        ? {
+            kind: config.llm.kind,
+            adapter: config.llm.adapter,
+            tokenizer: config.llm.tokenizer,
+            template: config.llm.template,
+            chat_template: config.llm.chat_template,
+          }
+        : {}),
+    },
     taxonomy,
     seedTasks: seedTasks ? createHash("sha256").update(JSON.stringify(seedTasks)).digest("hex") : undefined,
   };
