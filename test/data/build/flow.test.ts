@@ -4,7 +4,6 @@
  * 500, a hung request, malformed JSON, a cut connection). Faults must cost time, never rows.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,8 +19,7 @@ import { checkRecords, QualityChecker } from "../../../src/data/quality/index.js
 import type { SftRecord } from "../../../src/data/record.js";
 import { createLlmBackend, LlmStore, UsageMeter } from "../../../src/llm/index.js";
 import { type Fault, type RunningServer, startOpenAiServer } from "../../helpers/openai-server.js";
-
-const sftBin = new URL("../../../bin/sft.js", import.meta.url).pathname;
+import { spawnSft } from "../../helpers/spawn-sft.js";
 
 const readJsonl = <T = SftRecord>(f: string): T[] =>
   readFileSync(f, "utf8")
@@ -227,19 +225,7 @@ test("the CLI runs the same flow end to end (build, quality, dedup, balance, div
   try {
     const cfg = buildYaml(dir, server.url, "built", "prompt_types: [qa, task]\n");
     const run = async (...args: string[]): Promise<string> => {
-      const child = spawn(process.execPath, [sftBin, "data", ...args], {
-        cwd: dir,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (c) => {
-        out += c;
-      });
-      child.stderr.on("data", (c) => {
-        err += c;
-      });
-      const code = await new Promise<number | null>((r) => child.on("close", r));
+      const { code, out, err } = await spawnSft(["data", ...args], dir).done;
       assert.equal(code, 0, `sft data ${args.join(" ")} failed: ${err}`);
       return out;
     };

@@ -4,34 +4,18 @@
  * no row lost or duplicated and (almost) no request paid twice.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { LlmStore } from "../../../src/llm/index.js";
 import { type RunningServer, startOpenAiServer } from "../../helpers/openai-server.js";
+import { spawnSft } from "../../helpers/spawn-sft.js";
 
-const sftBin = new URL("../../../bin/sft.js", import.meta.url).pathname;
 const seeds = resolve(new URL("../../../../shared/data/seeds", import.meta.url).pathname);
 
 function spawnBuild(config: string, cwd: string) {
-  const child = spawn(process.execPath, [sftBin, "data", "build", config, "--quiet"], {
-    cwd,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (c) => {
-    out += c;
-  });
-  child.stderr.on("data", (c) => {
-    err += c;
-  });
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>(
-    (r) => child.on("close", (code, signal) => r({ code, signal, out, err })),
-  );
-  return { child, done };
+  return spawnSft(["data", "build", config, "--quiet"], cwd);
 }
 
 function writeConfig(dir: string, url: string, body: string): string {
@@ -162,18 +146,7 @@ test("augment: SIGKILLed mid-way and restarted equals an uninterrupted run", asy
     );
     return dir;
   };
-  const spawnAugment = (dir: string) => {
-    const child = spawn(process.execPath, [sftBin, "data", "augment", "aug.yaml", "--quiet"], {
-      cwd: dir,
-      stdio: "ignore",
-    });
-    return {
-      child,
-      done: new Promise<{ code: number | null; signal: string | null }>((r) =>
-        child.on("close", (code, signal) => r({ code, signal })),
-      ),
-    };
-  };
+  const spawnAugment = (dir: string) => spawnSft(["data", "augment", "aug.yaml", "--quiet"], dir);
   try {
     const killed = setup("killed");
     const run = spawnAugment(killed);
