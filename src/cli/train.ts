@@ -58,6 +58,7 @@ const DESCRIPTIONS: Record<string, string> = {
   template: "prompt template name or file (alpaca, vicuna, chinese, simple, task-aware, …)",
   "chat-template": "render with the tokenizer's chat template",
   "mask-policy": "trained tokens: all_assistant, last_assistant or include_prompt",
+  preflight: "run the `sft data check` pre-flight checks on every sample first (false: skip)",
   tensorboard: "write TensorBoard event files under runs/",
 };
 
