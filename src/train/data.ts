@@ -14,10 +14,10 @@ import { IGNORE_INDEX, type TokenizeOptions, tryTokenizeRecord } from "../tokeni
 import { collate, type PackedRow, packSamples } from "../tokenize/pack.js";
 import { checkPacking, checkSample, type PreflightFailure, showTokens } from "../tokenize/preflight.js";
 import type { TextTokenizer } from "../tokenize/tokenizer.js";
+import { Rng } from "../util/rng.js";
 import { microBatches } from "./batches.js";
 import type { TrainBatch } from "./engine-bridge.js";
 import { type MixTask, mixEpoch, taskDrawCounts } from "./mixing.js";
-import { Rng } from "./rng.js";
 import type { TrainingData } from "./trainer.js";
 
 export interface Sample {

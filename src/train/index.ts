@@ -16,15 +16,8 @@ import { listCheckpoints } from "./checkpoints.js";
 import { buildTrainingData, type DatasetFingerprint, prepareData } from "./data.js";
 import { openTrainableModel } from "./engine-bridge.js";
 import { ProgressReporter } from "./progress.js";
-import {
-  CONFIG_FILE,
-  readRunConfig,
-  runTrainingLoop,
-  STATE_FILE,
-  type TrainHooks,
-  type TrainRunResult,
-  writeRunConfig,
-} from "./trainer.js";
+import { CONFIG_FILE, readRunConfig, STATE_FILE, writeRunConfig } from "./run-files.js";
+import { runRecipe, type TrainHooks, type TrainRunResult } from "./trainer.js";
 
 export type { LogEntry, TrainerState } from "./state.js";
 export type { TrainHooks, TrainResult, TrainRunResult } from "./trainer.js";
@@ -100,7 +93,7 @@ async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Pro
         .map(([r, n]) => `${n}× ${r}`)
         .join("; ")}`,
     );
-  const result = await runTrainingLoop({
+  const result = await runRecipe({
     config,
     runDir,
     model: opened.trainable,
