@@ -5,13 +5,14 @@
  *                              { onLog: (e) => console.log(e) });
  *   await resumeTraining("run/");
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as yamlParse } from "yaml";
 import { type TrainConfig, type TrainConfigInput, validateTrainConfig } from "../config/train.js";
 import type { Model } from "../engine/model.js";
 import { SftError } from "../errors.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
+import { acquireLock } from "../util/lock.js";
 import { listCheckpoints } from "./checkpoints.js";
 import { buildTrainingData, type DatasetFingerprint, prepareData } from "./data.js";
 import { openTrainableModel } from "./engine-bridge.js";
@@ -23,6 +24,8 @@ export type { LogEntry, TrainerState } from "./state.js";
 export type { TrainHooks, TrainResult, TrainRunResult } from "./trainer.js";
 
 export const DATASETS_FILE = "datasets.json";
+/** Held while a process trains into the run directory (see util/lock.ts). */
+export const RUN_LOCK_FILE = ".sft-train.lock";
 
 /** Paths made absolute, so a run can be resumed from any working directory. */
 function absolutePaths(c: TrainConfig): TrainConfig {
@@ -46,6 +49,25 @@ function dropUndefined<T extends object>(o: T): T {
 }
 
 async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Promise<TrainRunResult<Model>> {
+  const runDir = config.output_dir;
+  // one process per run directory, taken before anything else is written there
+  mkdirSync(runDir, { recursive: true });
+  const lock = acquireLock(join(runDir, RUN_LOCK_FILE), {
+    command: resume ? "sft train --resume" : "sft train",
+    what: `run directory ${runDir}`,
+  });
+  try {
+    return await runLocked(config, hooks, resume);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(
+  config: TrainConfig,
+  hooks: TrainHooks,
+  resume: boolean,
+): Promise<TrainRunResult<Model>> {
   const runDir = config.output_dir;
   const progress = new ProgressReporter(hooks.stdout ?? process.stdout, hooks.quiet);
   if (!resume && (existsSync(join(runDir, STATE_FILE)) || listCheckpoints(runDir).length > 0))
