@@ -41,14 +41,21 @@ export function writeTrainerState(dir: string, state: TrainerState): void {
   writeFileAtomicSync(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
+/** About how many bytes one checkpoint takes: the trainable tensors and two AdamW moments (F32). */
+export function checkpointBytes(model: TrainableModel): number {
+  return model.params.trainable().reduce((n, p) => n + p.data.length * 4 * 3, 0);
+}
+
 /** Fills a checkpoint directory: trainable tensors, AdamW moments (with the step), trainer state. */
 export function writeCheckpointFiles(
   dir: string,
   model: TrainableModel,
   optimizer: OptimizerState,
   state: TrainerState,
+  writing: (name: string) => void = () => {},
 ): void {
   const trainable = model.params.trainable();
+  writing(TRAINABLE_FILE);
   writeSafetensors(
     join(dir, TRAINABLE_FILE),
     trainable.map((p) => [p.name, { shape: [...p.shape], data: p.data as Float32Array }] as const),
@@ -60,7 +67,9 @@ export function writeCheckpointFiles(
       [`v.${p.name}`, { shape: [...p.shape], data: v as Float32Array }],
     ] as [string, Tensor][];
   });
+  writing(OPTIMIZER_FILE);
   writeSafetensors(join(dir, OPTIMIZER_FILE), moments, { metadata: { step: String(optimizer.step) } });
+  writing(STATE_FILE);
   writeTrainerState(dir, state);
 }
 

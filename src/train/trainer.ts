@@ -12,15 +12,16 @@
  * the step, the data position, the weights and the AdamW moments to continue exactly.
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { TrainConfig } from "../config/train.js";
 import type { Kernels } from "../engine/kernels/types.js";
 import { adamwStep, OptimizerState } from "../engine/params.js";
+import { SftError } from "../errors.js";
 import { Rng } from "../util/rng.js";
 import { accumulationWindows, type TrainPosition, totalTrainingSteps } from "./batches.js";
 import {
   checkpointDir,
-  latestCheckpoint,
+  newestVerifiedCheckpoint,
   pruneCheckpoints,
   removeIncompleteCheckpoints,
   writeCheckpoint,
@@ -30,6 +31,7 @@ import { assertFinite, clipGradNorm } from "./gradients.js";
 import { MetricsSink } from "./metrics.js";
 import { formatSummary, type OutputStream, ProgressReporter, type RunSummary } from "./progress.js";
 import {
+  checkpointBytes,
   loadOptimizer,
   loadTrainable,
   OPTIMIZER_FILE,
@@ -177,7 +179,11 @@ export async function runRecipe(input: RecipeInput): Promise<TrainResult> {
   try {
     await trainSteps(recipe);
   } catch (e) {
-    writeRunState(recipe);
+    try {
+      writeRunState(recipe);
+    } catch {
+      // the disk may be full: the original error is the one to report
+    }
     recipe.metrics.close();
     throw e;
   }
@@ -275,11 +281,27 @@ function freshState(config: TrainConfig, plan: RunPlan): TrainerState {
   };
 }
 
-/** Loads weights, AdamW moments, state and data position of the newest complete checkpoint. */
+/**
+ * Loads weights, AdamW moments, state and data position of the newest complete checkpoint
+ * whose checksums verify; newer corrupt ones are moved aside with a warning.
+ */
 function resumeFromLatestCheckpoint(recipe: Recipe): void {
   const { runDir, plan, progress } = recipe;
   removeIncompleteCheckpoints(runDir);
-  const last = latestCheckpoint(runDir);
+  const { checkpoint: last, corrupt } = newestVerifiedCheckpoint(runDir);
+  for (const c of corrupt)
+    progress.warn(
+      `warning: checkpoint-${c.step} is corrupt (${c.problem}); moved it to ${c.movedTo} and ` +
+        (last ? `resume from checkpoint-${last.step}` : "found no earlier checkpoint that verifies"),
+    );
+  if (!last && corrupt.length > 0)
+    throw new SftError("no checkpoint of the run passes its checksums", {
+      where: { file: runDir },
+      hint:
+        `the corrupt ones were kept as ${corrupt.map((c) => basename(c.movedTo)).join(", ")}; ` +
+        `start a new run, or run \`sft train --resume ${runDir}\` again to start this one from step 0`,
+      code: "E_CHECKPOINT",
+    });
   if (!last) {
     recipe.metrics.truncateAfter(0);
     progress.message("no complete checkpoint in the run directory: starting from step 0");
@@ -513,8 +535,11 @@ export async function saveCheckpoint(recipe: Recipe): Promise<string> {
   const { state, runDir, config } = recipe;
   state.sft.epoch = recipe.position.epoch;
   state.sft.microBatch = recipe.position.microBatch;
-  const dir = await writeCheckpoint(runDir, state.global_step, (tmp) =>
-    writeCheckpointFiles(tmp, recipe.model, recipe.optimizer, state),
+  const dir = await writeCheckpoint(
+    runDir,
+    state.global_step,
+    (tmp, writing) => writeCheckpointFiles(tmp, recipe.model, recipe.optimizer, state, writing),
+    { expectedBytes: checkpointBytes(recipe.model) },
   );
   const bestStep = state.best_model_checkpoint ? stepOfCheckpoint(state.best_model_checkpoint) : null;
   pruneCheckpoints(runDir, config.save_total_limit, bestStep);
