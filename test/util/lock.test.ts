@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { SftError } from "../../src/errors.js";
 import { acquireLock, type LockHolder, processStartTime } from "../../src/util/lock.js";
+import { errorOf } from "../helpers/errors.js";
 
 const holderScript = new URL("./lock-holder.ts", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "sft-lock-"));
@@ -44,16 +44,6 @@ function startHolder(path: string, command = "test-holder"): Holder {
   return { child, ready, done };
 }
 
-function lockErrorOf(fn: () => unknown): SftError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof SftError, String(e));
-    return e;
-  }
-  assert.fail("expected the lock to be refused");
-}
-
 test("a second process is refused while the first holds the lock, naming its pid and since when; released on exit", async () => {
   const path = join(dir, "a.lock");
   const first = startHolder(path, "sft train");
@@ -70,7 +60,7 @@ test("a second process is refused while the first holds the lock, naming its pid
     new RegExp(`is in use: pid ${first.child.pid} \\(sft train\\) has held it since ${holder.since}`),
   );
   // in this process too
-  const e = lockErrorOf(() => acquireLock(path, { command: "x", what: "run directory r" }));
+  const e = errorOf(() => acquireLock(path, { command: "x", what: "run directory r" }));
   assert.equal(e.code, "E_LOCKED");
   assert.match(e.message, /^run directory r is in use: pid \d+/);
 
@@ -130,7 +120,7 @@ test("a reused pid (same pid, another start time) is stale; another host's lock 
   lock.release();
 
   writeFileSync(path, JSON.stringify({ ...reused, pid: 999999999, host: "elsewhere" }));
-  const e = lockErrorOf(() => acquireLock(path, { command: "t" }));
+  const e = errorOf(() => acquireLock(path, { command: "t" }));
   assert.match(e.message, /pid 999999999 on host elsewhere \(sft train\) has held it since 2026-01-01/);
   assert.ok(existsSync(path));
 });
