@@ -156,14 +156,18 @@ export function acquireLock(path: string, opts: AcquireLockOptions): HeldLock {
   };
   const text = `${JSON.stringify(holder, null, 2)}\n`;
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(tmp, text);
+  try {
+    writeFileSync(tmp, text);
+  } catch (e) {
+    throw cannotLock(what, path, e);
+  }
   try {
     for (let attempt = 0; ; attempt++) {
       try {
         linkSync(tmp, path);
         break;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 5) throw e;
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 5) throw cannotLock(what, path, e);
       }
       const current = readHolder(path);
       if (!current) continue; // released meanwhile: try again
@@ -203,6 +207,19 @@ export function acquireLock(path: string, opts: AcquireLockOptions): HeldLock {
   held.set(path, lock);
   installHooks();
   return lock;
+}
+
+function cannotLock(what: string, path: string, e: unknown): SftError {
+  const err = e as NodeJS.ErrnoException;
+  return new SftError(`cannot create the lock file of ${what}: ${err.code ?? err.message}`, {
+    where: { file: path },
+    hint:
+      err.code === "EXDEV" || err.code === "EPERM" || err.code === "ENOTSUP"
+        ? "the file system does not support hard links; put the output on a local file system"
+        : "the folder must be writable (check its permissions and free space)",
+    code: "E_LOCKED",
+    cause: e,
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -134,4 +134,21 @@ test("of several processes starting at once exactly one gets the lock", async ()
   for (const r of racers) r.child.stdin!.end();
   await Promise.all(racers.map((r) => r.done));
   assert.equal(existsSync(path), false);
+});
+
+test("a folder where the lock cannot be created gives an SftError, not a raw errno", (t) => {
+  const ro = join(dir, "ro");
+  mkdirSync(ro, { mode: 0o555 });
+  // root writes through permissions: give it a read-only file system instead
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot && spawnSync("mount", ["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", ro]).status !== 0) {
+    t.skip("root, and a read-only tmpfs cannot be mounted here");
+    return;
+  }
+  try {
+    const e = errorOf(() => acquireLock(join(ro, "x.lock"), { command: "t" }));
+    assert.match(e.message, asRoot ? /cannot create the lock file of .*x\.lock: EROFS/ : /: EACCES/);
+  } finally {
+    if (asRoot) spawnSync("umount", [ro]);
+  }
 });
