@@ -194,47 +194,47 @@ export async function runRecipe(input: RecipeInput): Promise<TrainResult> {
 
 /** Plans the run, creates the optimizer and the state, and resumes from the latest checkpoint when asked. */
 export function setup(input: RecipeInput): Recipe {
-  const { config, data } = input;
+  const { config, data, model, runDir } = input;
   const plan = planRun(config, data);
-  const recipe: Recipe = {
+  const optimizer = new OptimizerState(model.params);
+  const metrics = new MetricsSink(runDir, config.tensorboard);
+  const progress = new ProgressReporter(input.hooks.stdout ?? process.stdout, input.hooks.quiet);
+  let state = freshState(config, plan);
+  let position: TrainPosition = { epoch: 0, microBatch: 0 };
+  if (input.resume) {
+    const saved = resumeFromLatestCheckpoint({ runDir, plan, model, optimizer, metrics, progress });
+    if (saved) {
+      state = { ...state, ...saved, max_steps: plan.totalSteps };
+      position = { epoch: saved.sft.epoch, microBatch: saved.sft.microBatch };
+    }
+  }
+  const now = Date.now();
+  return {
     config,
-    runDir: input.runDir,
-    model: input.model,
+    runDir,
+    model,
     data,
     kernels: input.kernels,
     hooks: input.hooks,
-    optimizer: new OptimizerState(input.model.params),
+    optimizer,
     plan,
-    metrics: new MetricsSink(input.runDir, config.tensorboard),
-    progress: new ProgressReporter(input.hooks.stdout ?? process.stdout, input.hooks.quiet),
-    state: freshState(config, plan),
-    position: { epoch: 0, microBatch: 0 },
-    window: { lossSum: 0, tokens: 0, realTokens: 0, startedAt: 0 },
+    metrics,
+    progress,
+    state,
+    position,
+    window: { lossSum: 0, tokens: 0, realTokens: 0, startedAt: now },
     counters: {
-      startedAt: 0,
-      elapsedBefore: 0,
+      startedAt: now,
+      elapsedBefore: state.sft.elapsedSeconds,
       stepsThisProcess: 0,
-      firstLoss: undefined,
-      finalLoss: undefined,
+      firstLoss: state.log_history.find((e) => e.loss !== undefined)?.loss,
+      finalLoss: [...state.log_history].reverse().find((e) => e.loss !== undefined)?.loss,
       lastEvalLoss: undefined,
       lastEvalStep: -1,
-      lastSavedStep: -1,
+      lastSavedStep: state.global_step > 0 ? state.global_step : -1,
       stoppedEarly: false,
     },
   };
-  if (input.resume) resumeFromLatestCheckpoint(recipe);
-  const { state } = recipe;
-  const now = Date.now();
-  recipe.window.startedAt = now;
-  recipe.counters = {
-    ...recipe.counters,
-    startedAt: now,
-    elapsedBefore: state.sft.elapsedSeconds,
-    firstLoss: state.log_history.find((e) => e.loss !== undefined)?.loss,
-    finalLoss: [...state.log_history].reverse().find((e) => e.loss !== undefined)?.loss,
-    lastSavedStep: state.global_step > 0 ? state.global_step : -1,
-  };
-  return recipe;
 }
 
 export function planRun(config: TrainConfig, data: TrainingData): RunPlan {
@@ -282,11 +282,18 @@ function freshState(config: TrainConfig, plan: RunPlan): TrainerState {
 }
 
 /**
- * Loads weights, AdamW moments, state and data position of the newest complete checkpoint
- * whose checksums verify; newer corrupt ones are moved aside with a warning.
+ * Loads weights and AdamW moments of the newest complete checkpoint whose checksums verify
+ * (newer corrupt ones are moved aside with a warning) and returns its trainer state.
  */
-function resumeFromLatestCheckpoint(recipe: Recipe): void {
-  const { runDir, plan, progress } = recipe;
+function resumeFromLatestCheckpoint(into: {
+  runDir: string;
+  plan: RunPlan;
+  model: TrainableModel;
+  optimizer: OptimizerState;
+  metrics: MetricsSink;
+  progress: ProgressReporter;
+}): TrainerState | undefined {
+  const { runDir, plan, progress } = into;
   removeIncompleteCheckpoints(runDir);
   const { checkpoint: last, corrupt } = newestVerifiedCheckpoint(runDir);
   for (const c of corrupt)
@@ -303,18 +310,17 @@ function resumeFromLatestCheckpoint(recipe: Recipe): void {
       code: "E_CHECKPOINT",
     });
   if (!last) {
-    recipe.metrics.truncateAfter(0);
+    into.metrics.truncateAfter(0);
     progress.message("no complete checkpoint in the run directory: starting from step 0");
-    return;
+    return undefined;
   }
   const saved = readCheckpointState(last.dir);
-  loadTrainable(recipe.model, join(last.dir, TRAINABLE_FILE));
-  loadOptimizer(recipe.optimizer, join(last.dir, OPTIMIZER_FILE));
-  recipe.optimizer.step = saved.global_step;
-  Object.assign(recipe.state, saved, { max_steps: plan.totalSteps });
-  recipe.position = { epoch: saved.sft.epoch, microBatch: saved.sft.microBatch };
-  recipe.metrics.truncateAfter(saved.global_step);
+  loadTrainable(into.model, join(last.dir, TRAINABLE_FILE));
+  loadOptimizer(into.optimizer, join(last.dir, OPTIMIZER_FILE));
+  into.optimizer.step = saved.global_step;
+  into.metrics.truncateAfter(saved.global_step);
   progress.message(`resuming from ${last.dir} (step ${saved.global_step}/${plan.totalSteps})`);
+  return saved;
 }
 
 /** The one-line description of a fresh run (what is trained, for how long, on what mix). */
@@ -377,7 +383,7 @@ export function trainStep(recipe: Recipe, window: StepWindow): StepOutcome {
   const trained = batches.reduce((n, b) => n + b.trainedTokens, 0);
   store.zeroGrad();
   let lossSum = 0;
-  batches.forEach((batch, micro) => {
+  for (const [micro, batch] of batches.entries()) {
     lossSum += model.forwardBackward(batch, {
       lossDenominator: Math.max(1, trained),
       dropoutSeed:
@@ -387,7 +393,7 @@ export function trainStep(recipe: Recipe, window: StepWindow): StepOutcome {
           ? { alpha: config.neftune_noise_alpha, seed: streamSeed(config.seed, "neftune", step, micro) }
           : null,
     });
-  });
+  }
   const loss = lossSum / Math.max(1, trained);
   assertFinite({ step, what: "loss", value: loss, recordIds: recordIdsOf(batches) });
   const { norm } = clipGradNorm([store.trainableGrad], config.max_grad_norm, (x, n) =>
