@@ -12,6 +12,8 @@ import { llama } from "./llama/index.js";
 /** In the order hints list them. */
 export const MODEL_FAMILIES: readonly ModelFamily[] = [llama, gpt2];
 
+const BY_ID = new Map(MODEL_FAMILIES.map((f) => [f.id, f]));
+
 /** HF `model_type` values this engine reads, over all families. */
 export const SUPPORTED_MODEL_TYPES: readonly string[] = MODEL_FAMILIES.flatMap((f) =>
   Object.keys(f.hfClasses),
@@ -36,7 +38,7 @@ export const DEFAULT_LORA_TARGETS: Readonly<Record<string, readonly string[]>> =
 
 /** The family of a model; fails naming the supported families. */
 export function familyOf(config: Pick<ModelConfig, "architecture">): ModelFamily {
-  const family = MODEL_FAMILIES.find((f) => f.id === config.architecture);
+  const family = BY_ID.get(config.architecture);
   if (!family) {
     throw new SftError(`unsupported architecture "${config.architecture}"`, {
       where: { field: "architecture" },

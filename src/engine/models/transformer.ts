@@ -98,6 +98,11 @@ export interface LossResult {
   trainedTokens: number;
 }
 
+/**
+ * One model of any family: its parameters and the forward/backward, logits and decoding
+ * passes. `Model` (engine/model.ts) is this class with its weights filled in; build models
+ * through `createModel` / `loadModel` rather than directly.
+ */
 export class TransformerRuntime {
   readonly family: ModelFamily;
   /** The family's blocks (family.blocks). */
