@@ -13,9 +13,12 @@
  * or the machine has rebooted since. Where /proc is missing (macOS, Windows) only the pid is
  * checked. A lock held from another host is never taken over (its process cannot be seen).
  *
- * Release: `release()` (callers use try/finally), and on process exit; SIGINT, SIGTERM and
- * SIGHUP release held locks before the process dies of the signal, unless the application
- * handles that signal itself. A SIGKILL leaves the file; the next taker finds it stale.
+ * Release: `release()` (callers use try/finally), and on process exit (a normal end,
+ * `process.exit`, an uncaught error). A process killed by a signal (Ctrl-C, SIGTERM, SIGKILL)
+ * leaves the file, and the next taker finds it stale and says so. No signal handler is
+ * installed on purpose: JavaScript handlers run only when the event loop is free, so during
+ * a long synchronous stretch (a training step, tokenizing a dataset) they would make Ctrl-C
+ * wait instead of stopping the process at once.
  */
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -112,27 +115,12 @@ function readHolder(path: string): { text: string; holder: LockHolder | undefine
   }
 }
 
+/** Locks this process holds, so the exit hook can release them (process-wide by nature). */
 const held = new Map<string, HeldLock>();
-let hooksInstalled = false;
+let exitHookInstalled = false;
 
 function releaseAll(): void {
   for (const lock of [...held.values()]) lock.release();
-}
-
-function onSignal(signal: NodeJS.Signals): void {
-  // only when this is the signal's one listener: an application that handles the signal
-  // itself decides when to stop (the exit hook then releases)
-  if (process.listenerCount(signal) > 1) return;
-  releaseAll();
-  process.removeListener(signal, onSignal);
-  process.kill(process.pid, signal);
-}
-
-function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on("exit", releaseAll);
-  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(s, onSignal);
 }
 
 function describeHolder(h: LockHolder): string {
@@ -205,7 +193,10 @@ export function acquireLock(path: string, opts: AcquireLockOptions): HeldLock {
     },
   };
   held.set(path, lock);
-  installHooks();
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on("exit", releaseAll);
+  }
   return lock;
 }
 
