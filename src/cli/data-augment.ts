@@ -5,6 +5,7 @@ import { type AugmentConfig, augmentConfigSchema } from "../config/augment.js";
 import { loadYamlConfig } from "../config/build.js";
 import { augmentRecords } from "../data/augment/index.js";
 import { statePathFor } from "../data/build/builder.js";
+import { lockOutput } from "../data/build/output-lock.js";
 import { readRecords } from "../data/io/index.js";
 import type { SftRecord } from "../data/record.js";
 import {
@@ -33,6 +34,7 @@ export async function runDataAugment(file: string, opts: { quiet?: boolean } = {
   const config = loadAugmentConfig(file);
   const parents: SftRecord[] = [];
   for await (const r of readRecords(config.in)) parents.push(r);
+  const lock = lockOutput(config.out, "sft data augment");
   const store = new LlmStore(config.state ?? statePathFor(config.out));
   const meter = new UsageMeter(config.llm?.price as Pricing | undefined);
   const log = (s: string) => {
@@ -56,6 +58,7 @@ export async function runDataAugment(file: string, opts: { quiet?: boolean } = {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     store.close();
+    lock.release();
   }
 }
 

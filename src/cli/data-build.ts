@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import type { Command } from "commander";
 import { type BuildConfig, buildConfigSchema, type LlmConfig, loadYamlConfig } from "../config/build.js";
 import { buildInstructionData, statePathFor } from "../data/build/index.js";
+import { lockOutput } from "../data/build/output-lock.js";
 import { createLlmBackend, LlmStore, type Pricing, UsageMeter } from "../llm/index.js";
 
 /** Relative paths in a config file are resolved from the file's folder. */
@@ -48,6 +49,7 @@ export function loadBuildConfig(file: string): BuildConfig {
 
 export async function runDataBuild(file: string, opts: { quiet?: boolean } = {}): Promise<void> {
   const config = loadBuildConfig(file);
+  const lock = lockOutput(config.out, "sft data build");
   const store = new LlmStore(config.state ?? statePathFor(config.out));
   const meter = new UsageMeter(config.llm.price as Pricing | undefined);
   const log = (s: string) => {
@@ -74,6 +76,7 @@ export async function runDataBuild(file: string, opts: { quiet?: boolean } = {})
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     store.close();
+    lock.release();
   }
 }
 

@@ -4,13 +4,10 @@
  * memory grows only with per-record lengths and 16-byte hashes for duplicate detection.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { Tokenizer } from "@huggingface/tokenizers";
-import { SftError } from "../errors.js";
+import type { Message, SftRecord } from "../record/record.js";
+import { loadTokenizer } from "../tokenize/tokenizer.js";
 import type { FormatName } from "./formats/index.js";
 import { type ReadRecordsOptions, readConvertedRows } from "./io/records.js";
-import type { Message, SftRecord } from "./record.js";
 
 export interface Percentiles {
   p50: number;
@@ -101,37 +98,17 @@ function hash(value: string): string {
   return createHash("sha1").update(value).digest("base64").slice(0, 22);
 }
 
-/** Loads DIR/tokenizer.json (+ tokenizer_config.json when present) for length counting. */
-export async function loadTokenizer(dir: string): Promise<Tokenizer> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8"));
-  } catch (e) {
-    throw new SftError(`cannot read ${join(dir, "tokenizer.json")}: ${(e as Error).message}`, {
-      where: { file: join(dir, "tokenizer.json") },
-      hint: "--tokenizer takes a directory holding a Hugging Face tokenizer.json",
-    });
-  }
-  let config: unknown = {};
-  try {
-    config = JSON.parse(await readFile(join(dir, "tokenizer_config.json"), "utf8"));
-  } catch {
-    // optional: tokenization of plain text does not need it
-  }
-  return new Tokenizer(json as object, config as object);
-}
-
 const META_KEYS = ["task", "topic", "type", "difficulty"] as const;
 
 export interface StatsOptions extends Omit<ReadRecordsOptions, "skipInvalid" | "onReject"> {
-  /** A tokenizer directory for token length percentiles. */
+  /** A tokenizer (Hugging Face model directory or .gguf file) for token length percentiles. */
   tokenizer?: string;
 }
 
 export async function computeStats(file: string, opts: StatsOptions = {}): Promise<DatasetStats> {
   const tokenizer = opts.tokenizer ? await loadTokenizer(opts.tokenizer) : undefined;
   const tokens = (text: string) =>
-    tokenizer && text !== "" ? tokenizer.encode(text, { add_special_tokens: false }).ids.length : 0;
+    tokenizer && text !== "" ? tokenizer.encode(text, { addSpecialTokens: false }).length : 0;
   let format: FormatName | undefined = opts.from;
   let invalid = 0;
   let rows = 0;

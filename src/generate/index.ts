@@ -8,11 +8,11 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Message } from "../data/record.js";
 import { type GenerationTiming, generateTokens } from "../engine/generate.js";
 import { type LoadedModel, loadModel } from "../engine/load.js";
 import type { Model } from "../engine/model.js";
 import type { SamplingOptions } from "../engine/sampling.js";
+import type { Message } from "../record/record.js";
 import { loadTokenizer, renderGenerationPrompt, type TextTokenizer } from "../tokenize/index.js";
 import type { TemplateChoice } from "../tokenize/renderer.js";
 

@@ -16,8 +16,8 @@
  *   writes after an assistant reply.
  */
 import { Template } from "@huggingface/jinja";
-import type { Message } from "../data/record.js";
 import { SftError } from "../errors.js";
+import type { Message } from "../record/record.js";
 import type {
   ConversationInput,
   ConversationRenderer,

@@ -10,8 +10,9 @@
  * newline after `<|im_end|>`) is not. Labels are aligned with input_ids (-100 = not trained);
  * the shift to next-token targets happens in the model, as in Hugging Face.
  */
-import type { SftRecord } from "../data/record.js";
+
 import { SftError } from "../errors.js";
+import type { SftRecord } from "../record/record.js";
 import type { ConversationRenderer, GenerationPromptOptions, RenderedConversation } from "./render-types.js";
 import { createRenderer, type TemplateChoice } from "./renderer.js";
 import type { TextTokenizer } from "./tokenizer.js";

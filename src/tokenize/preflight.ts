@@ -13,7 +13,7 @@
  *   packing            packed rows restart positions per sample, keep samples in their own
  *                      segments, and hold each sample's ids and labels unchanged
  */
-import type { SftRecord } from "../data/record.js";
+import type { SftRecord } from "../record/record.js";
 import {
   IGNORE_INDEX,
   renderGenerationPrompt,

@@ -4,7 +4,7 @@
  * how the text was built (segment templates) or from rendering the conversation prefix by
  * prefix (Jinja chat templates) — never from searching the text for a marker.
  */
-import type { Message, RecordMeta } from "../data/record.js";
+import type { Message, RecordMeta } from "../record/record.js";
 
 export interface RenderedTurn {
   messageIndex: number;

@@ -15,8 +15,8 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import type { Message } from "../data/record.js";
 import { SftError } from "../errors.js";
+import type { Message } from "../record/record.js";
 import { toolsFromMeta } from "./chat-template.js";
 import type {
   ConversationInput,

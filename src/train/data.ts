@@ -8,16 +8,16 @@ import { createReadStream, statSync } from "node:fs";
 import { basename, extname } from "node:path";
 import type { TrainConfig } from "../config/train.js";
 import { readRecords } from "../data/io/index.js";
-import type { SftRecord } from "../data/record.js";
 import { SftError } from "../errors.js";
+import type { SftRecord } from "../record/record.js";
 import { IGNORE_INDEX, type TokenizeOptions, tryTokenizeRecord } from "../tokenize/mask.js";
 import { collate, type PackedRow, packSamples } from "../tokenize/pack.js";
 import { checkPacking, checkSample, type PreflightFailure, showTokens } from "../tokenize/preflight.js";
 import type { TextTokenizer } from "../tokenize/tokenizer.js";
+import { Rng } from "../util/rng.js";
 import { microBatches } from "./batches.js";
 import type { TrainBatch } from "./engine-bridge.js";
 import { type MixTask, mixEpoch, taskDrawCounts } from "./mixing.js";
-import { Rng } from "./rng.js";
 import type { TrainingData } from "./trainer.js";
 
 export interface Sample {

@@ -5,31 +5,27 @@
  *                              { onLog: (e) => console.log(e) });
  *   await resumeTraining("run/");
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as yamlParse } from "yaml";
 import { type TrainConfig, type TrainConfigInput, validateTrainConfig } from "../config/train.js";
 import type { Model } from "../engine/model.js";
 import { SftError } from "../errors.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
+import { acquireLock } from "../util/lock.js";
 import { listCheckpoints } from "./checkpoints.js";
 import { buildTrainingData, type DatasetFingerprint, prepareData } from "./data.js";
 import { openTrainableModel } from "./engine-bridge.js";
 import { ProgressReporter } from "./progress.js";
-import {
-  CONFIG_FILE,
-  readRunConfig,
-  runTrainingLoop,
-  STATE_FILE,
-  type TrainHooks,
-  type TrainRunResult,
-  writeRunConfig,
-} from "./trainer.js";
+import { CONFIG_FILE, readRunConfig, STATE_FILE, writeRunConfig } from "./run-files.js";
+import { runRecipe, type TrainHooks, type TrainRunResult } from "./trainer.js";
 
 export type { LogEntry, TrainerState } from "./state.js";
 export type { TrainHooks, TrainResult, TrainRunResult } from "./trainer.js";
 
 export const DATASETS_FILE = "datasets.json";
+/** Held while a process trains into the run directory (see util/lock.ts). */
+export const RUN_LOCK_FILE = ".sft-train.lock";
 
 /** Paths made absolute, so a run can be resumed from any working directory. */
 function absolutePaths(c: TrainConfig): TrainConfig {
@@ -53,6 +49,25 @@ function dropUndefined<T extends object>(o: T): T {
 }
 
 async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Promise<TrainRunResult<Model>> {
+  const runDir = config.output_dir;
+  // one process per run directory, taken before anything else is written there
+  mkdirSync(runDir, { recursive: true });
+  const lock = acquireLock(join(runDir, RUN_LOCK_FILE), {
+    command: resume ? "sft train --resume" : "sft train",
+    what: `run directory ${runDir}`,
+  });
+  try {
+    return await runLocked(config, hooks, resume);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(
+  config: TrainConfig,
+  hooks: TrainHooks,
+  resume: boolean,
+): Promise<TrainRunResult<Model>> {
   const runDir = config.output_dir;
   const progress = new ProgressReporter(hooks.stdout ?? process.stdout, hooks.quiet);
   if (!resume && (existsSync(join(runDir, STATE_FILE)) || listCheckpoints(runDir).length > 0))
@@ -100,7 +115,7 @@ async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Pro
         .map(([r, n]) => `${n}× ${r}`)
         .join("; ")}`,
     );
-  const result = await runTrainingLoop({
+  const result = await runRecipe({
     config,
     runDir,
     model: opened.trainable,

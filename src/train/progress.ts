@@ -85,6 +85,13 @@ export class ProgressReporter {
     this.lastLength = 0;
     this.out.write(`${text}\n`);
   }
+
+  /** A warning: on stderr, also when quiet (it says something went wrong and was worked around). */
+  warn(text: string): void {
+    if (this.out.isTTY && this.lastLength > 0) this.out.write("\n");
+    this.lastLength = 0;
+    process.stderr.write(`${text}\n`);
+  }
 }
 
 export interface RunSummary {

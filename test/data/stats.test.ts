@@ -5,6 +5,8 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { computeStats, formatStats } from "../../src/data/stats.js";
+import { readGgufTokenizer } from "../../src/engine/checkpoint/gguf.js";
+import { spmEncode } from "../helpers/spm-encode.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const shared = (p: string) => resolve(repoRoot, "../shared", p);
@@ -101,6 +103,25 @@ test("glaive tool-call data: roles and tool calls; token lengths with a real tok
   const withTokens = await computeStats(idPath, { tokenizer: dir });
   assert.equal(withTokens.tokens?.response.max, Math.max(...responseTokens));
   assert.equal(withTokens.tokens?.response.p50, nearestRank(responseTokens, 50));
+});
+
+test("token lengths with a GGUF file's vocabulary (the package's one tokenizer loader)", async () => {
+  const gguf = shared("models/stories260K/stories260K.gguf");
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const path = resolve(mkdtempSync(resolve(tmpdir(), "sft-stats-")), "s.jsonl");
+  const rows = [
+    { instruction: "Tell a story.", output: "Once upon a time, there was a little girl named Lily." },
+    { instruction: "Who is Tom?", output: "Tom was a big dog. He liked to play in the park with his ball." },
+    { instruction: "Say hi.", output: "Hi" },
+  ];
+  writeFileSync(path, rows.map((r) => JSON.stringify(r)).join("\n"));
+  const info = readGgufTokenizer(gguf)!;
+  const responseTokens = rows.map((r) => spmEncode(info, r.output).length);
+  const s = await computeStats(path, { tokenizer: gguf });
+  assert.equal(s.tokens?.tokenizer, gguf);
+  assert.equal(s.tokens?.response.max, Math.max(...responseTokens));
+  assert.equal(s.tokens?.response.p50, nearestRank(responseTokens, 50));
 });
 
 test("meta counts per task/topic/type/difficulty", async () => {

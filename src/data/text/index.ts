@@ -1,3 +1,2 @@
-export { normalizeForMatch } from "./normalize.js";
-export { lcsLength, type RougeScore, rougeL, rougeLTokens } from "./rouge.js";
-export { countLength, isCjkChar, isMostlyCjk, type LengthCount, ngrams, tokenize } from "./tokenize.js";
+/** The text utilities live at the bottom of the package (src/text/); this path keeps existing imports working. */
+export * from "../../text/index.js";

@@ -1,7 +1,5 @@
 /** GGUF v3 writer: typed metadata, F32/F16/Q8_0 tensors, alignment, atomic. */
 import { SftError } from "../../errors.js";
-import { numel, type Tensor } from "../tensor.js";
-import { type AtomicSyncWriter, float32Bytes, writeAtomically } from "./file-io.js";
 import {
   DEFAULT_ALIGNMENT,
   GGML_TYPE_CODE,
@@ -11,7 +9,9 @@ import {
   type GgufValue,
   type GgufValueType,
   VALUE_TYPES,
-} from "./gguf-format.js";
+} from "../gguf-format.js";
+import { numel, type Tensor } from "../tensor.js";
+import { type AtomicSyncWriter, float32Bytes, writeAtomically } from "./file-io.js";
 import { quantizeQ8_0 } from "./gguf-quant.js";
 import { encodeF16 } from "./numeric.js";
 

@@ -13,8 +13,6 @@
  * per tensor, straight into its Float32Array for F32 and dequantised otherwise.
  */
 import { SftError } from "../../errors.js";
-import { numel, type StorageDType, type StoredTensor } from "../tensor.js";
-import { float32Bytes, RandomAccessFile } from "./file-io.js";
 import {
   DEFAULT_ALIGNMENT,
   GGML_TYPES,
@@ -23,10 +21,12 @@ import {
   type GgufValue,
   type GgufValueType,
   VALUE_TYPES,
-} from "./gguf-format.js";
+} from "../gguf-format.js";
+import { numel, type StorageDType, type StoredTensor } from "../tensor.js";
+import { float32Bytes, RandomAccessFile } from "./file-io.js";
 import { DEQUANTISERS } from "./gguf-quant.js";
 
-export type { GgufTypedValue, GgufValue, GgufValueType } from "./gguf-format.js";
+export type { GgufTypedValue, GgufValue, GgufValueType } from "../gguf-format.js";
 export { quantizeQ8_0 } from "./gguf-quant.js";
 export { type GgufWriteInput, type GgufWriteTensor, type GgufWriteType, writeGguf } from "./gguf-writer.js";
 

@@ -4,8 +4,9 @@
  * checkpoint readers/writers (checkpoint/) and LoRA never ask which family they run: they
  * look the family up in the registry (registry.ts) and read its data and functions.
  */
-import type { GgufTypedValue, GgufValue } from "../checkpoint/gguf-format.js";
+
 import type { ModelConfig } from "../config.js";
+import type { GgufTypedValue, GgufValue } from "../gguf-format.js";
 import type { StoredTensor, Tensor } from "../tensor.js";
 import type { HfJson } from "./hf-json.js";
 import type { FamilyBlocks } from "./types.js";

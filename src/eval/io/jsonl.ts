@@ -1,9 +1,12 @@
 /**
- * Line-oriented JSON reading for evaluation inputs (prompt files, response files, suites).
- * Every parse failure names the file and line. Blank lines are skipped.
+ * Line-oriented JSON reading for evaluation inputs (prompt files, response files, suites),
+ * through the package's one JSONL reader (src/data/io/jsonl.ts: byte-exact line numbers,
+ * invalid UTF-8 reported where it occurs). Every failure names the file and line and stops
+ * the read: an evaluation input with a bad row is not scored. Blank lines are skipped.
  */
-import { createReadStream, existsSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { existsSync } from "node:fs";
+import { readJsonl as readJsonlFile } from "../../data/io/jsonl.js";
+import type { Reject } from "../../data/io/types.js";
 import { SftError } from "../../errors.js";
 
 export interface JsonlRow {
@@ -11,27 +14,24 @@ export interface JsonlRow {
   line: number;
 }
 
+function rowError(reject: Reject): SftError {
+  const { message } = reject.error;
+  return new SftError(message.startsWith("invalid UTF-8") ? message : `not valid JSON: ${message}`, {
+    where: { file: reject.file, line: reject.line },
+    hint: "each line must hold one JSON object (JSONL), in UTF-8",
+  });
+}
+
 export async function* readJsonlRows(file: string): AsyncGenerator<JsonlRow> {
   if (!existsSync(file)) {
     throw new SftError(`file not found: ${file}`, { where: { file }, hint: "check the path" });
   }
-  const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of lines) {
-    line++;
-    const trimmed = text.trim();
-    if (trimmed === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch (e) {
-      throw new SftError(`not valid JSON: ${(e as Error).message}`, {
-        where: { file, line },
-        hint: "each line must hold one JSON object (JSONL)",
-      });
-    }
-    yield { value, line };
-  }
+  const rows = readJsonlFile(file, {
+    onReject: (reject) => {
+      throw rowError(reject);
+    },
+  });
+  for await (const { row, line } of rows) yield { value: row, line };
 }
 
 export async function readJsonl(file: string): Promise<JsonlRow[]> {

@@ -5,8 +5,8 @@
  * metadata of a written `llama` file. One mapping per GGUF architecture: llama, qwen2, qwen3.
  */
 import { SftError } from "../../../errors.js";
-import type { GgufTypedValue, GgufValue } from "../../checkpoint/gguf-format.js";
 import type { ModelConfig, RopeScaling } from "../../config.js";
+import type { GgufTypedValue, GgufValue } from "../../gguf-format.js";
 import { numel, type StoredTensor, type Tensor } from "../../tensor.js";
 import type { GgufMapping } from "../family.js";
 import { configError } from "../hf-json.js";

@@ -1,6 +1,8 @@
 /**
  * GGUF format constants shared by the reader and the writer: magic, metadata value types
- * and ggml tensor types with their block sizes.
+ * and ggml tensor types with their block sizes. At the engine level, below both
+ * `checkpoint/` (the reader and writer) and `models/` (each family's GGUF mapping), so that
+ * neither folder imports the other in a cycle.
  */
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const DEFAULT_ALIGNMENT = 32;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { countLength, lcsLength, normalizeForMatch, rougeL, tokenize } from "../../../src/data/text/index.js";
+import { countLength, lcsLength, normalizeForMatch, rougeL, tokenize } from "../../src/text/index.js";
 
 test("tokenize splits English into words and CJK into characters", () => {
   assert.deepEqual(tokenize("Hello, World! It's 2024."), ["hello", "world", "it's", "2024"]);
