@@ -65,7 +65,10 @@ export function register(parent: Command): void {
   addTokenizeOptions(cmd)
     .option("--pack", "also pack the samples (rows of --max-seq-length) and check the packing")
     .option("--max-failures <n>", "show at most this many failures", "50")
-    .option("--rejects <file>", "write the records set aside (too long, or --lost-content drop) with their reasons here (.jsonl)")
+    .option(
+      "--rejects <file>",
+      "write the records set aside (too long, or --lost-content drop) with their reasons here (.jsonl)",
+    )
     .option("--json", "print the report as JSON")
     .addHelpText(
       "after",

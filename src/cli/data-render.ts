@@ -14,8 +14,8 @@ import {
   type LostContentPolicy,
   MASK_POLICIES,
   type MaskPolicy,
-  TRUNCATIONS,
   type TokenizeOptions,
+  TRUNCATIONS,
   type Truncation,
   tryTokenizeRecord,
 } from "../tokenize/mask.js";
@@ -64,7 +64,11 @@ export function addTokenizeOptions(cmd: Command): Command {
     );
 }
 
-function choice<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+function choice<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  flag: string,
+): T | undefined {
   if (value === undefined) return undefined;
   if (!allowed.includes(value as T)) {
     throw new SftError(`unknown ${flag} "${value}"`, {

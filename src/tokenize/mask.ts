@@ -436,7 +436,8 @@ export function tryTokenizeRecord(
   try {
     return { ok: true, sample: tokenizeRecord(record, tokenizer, opts) };
   } catch (e) {
-    if (e instanceof SampleRejectedError) return { ok: false, id: e.recordId, reason: e.reason, kind: e.kind };
+    if (e instanceof SampleRejectedError)
+      return { ok: false, id: e.recordId, reason: e.reason, kind: e.kind };
     throw e;
   }
 }
