@@ -33,6 +33,7 @@ export interface TokenizeCliOptions {
   maxSeqLength?: string;
   truncation?: string;
   lostContent?: string;
+  allowNonAlternating?: boolean;
 }
 
 /** Adds the options every tokenizing data command takes. */
@@ -61,6 +62,10 @@ export function addTokenizeOptions(cmd: Command): Command {
     .option(
       "--lost-content <policy>",
       "records whose rendering lost a tool call, tool schema, tool result or system prompt: fail (pre-flight fails) or drop (set aside with the reason)",
+    )
+    .option(
+      "--allow-non-alternating",
+      "accept turns out of user/assistant order (for templates that support it)",
     );
 }
 
@@ -138,6 +143,7 @@ export async function resolveTokenizeOptions(opts: TokenizeCliOptions): Promise<
   const records = readRecords(opts.in, {
     from: parseFormatName(opts.from, "--from"),
     skipInvalid: true,
+    ...(opts.allowNonAlternating ? { allowNonAlternating: true } : {}),
     onReject: (r) => invalidRows.push(`${r.file}:${r.line}: ${r.reason}`),
   });
   return { tokenizer, tokenizeOptions, records, invalidRows };

@@ -109,6 +109,8 @@ export const trainConfigSchema = z
     truncation: z.enum(TRUNCATION_MODES).default("truncate_response"),
     /** records whose rendering lost a tool call/schema/result or system prompt: fail pre-flight, or drop them */
     lost_content: z.enum(["fail", "drop"]).default("fail"),
+    /** accept turns out of user/assistant order (for templates that render them) */
+    allow_non_alternating: z.boolean().default(false),
     /** run the pre-flight checks of `sft data check` on every sample before the first step */
     preflight: z.boolean().default(true),
     /** write TensorBoard event files under runs/ in the run directory */

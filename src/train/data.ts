@@ -149,7 +149,8 @@ async function loadSource(
     ...(config.truncation ? { truncation: config.truncation } : {}),
     ...(config.lost_content ? { lostContent: config.lost_content } : {}),
   };
-  for await (const record of readRecords(src.path) as AsyncGenerator<SftRecord>) {
+  const read = readRecords(src.path, { allowNonAlternating: config.allow_non_alternating });
+  for await (const record of read as AsyncGenerator<SftRecord>) {
     records++;
     const result = tryTokenizeRecord(record, tokenizer, tokenizeOptions);
     if (!result.ok) {
