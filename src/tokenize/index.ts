@@ -27,11 +27,15 @@
  * - renderTerminal / renderHtml: views with trained tokens highlighted.
  */
 export { ChatTemplateRenderer, toolsFromMeta } from "./chat-template.js";
+export { describeLostContent, findLostContent, type LostContent, type LostKind } from "./content-loss.js";
 export {
   type BoundaryIssue,
   IGNORE_INDEX,
+  LOST_CONTENT_POLICIES,
+  type LostContentPolicy,
   MASK_POLICIES,
   type MaskPolicy,
+  type RejectionKind,
   renderGenerationPrompt,
   renderRecord,
   SampleRejectedError,
@@ -39,6 +43,8 @@ export {
   type TokenizeOptions,
   type TokenizeResult,
   type TrainedSpan,
+  TRUNCATIONS,
+  type Truncation,
   tokenizeRecord,
   tryTokenizeRecord,
 } from "./mask.js";
