@@ -2,9 +2,11 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { Command } from "commander";
 import { type BuildConfig, buildConfigSchema, type LlmConfig, loadYamlConfig } from "../config/build.js";
-import { buildInstructionData, statePathFor } from "../data/build/index.js";
+import { buildInstructionData, loadSeedTasks, statePathFor } from "../data/build/index.js";
 import { lockOutput } from "../data/build/output-lock.js";
+import { loadTaxonomy } from "../data/taxonomy/taxonomy.js";
 import { createLlmBackend, LlmStore, type Pricing, UsageMeter } from "../llm/index.js";
+import { resolveApiKey } from "../llm/openai.js";
 
 /** Relative paths in a config file are resolved from the file's folder. */
 export function resolveFrom(base: string, p: string | undefined): string | undefined {
@@ -47,8 +49,20 @@ export function loadBuildConfig(file: string): BuildConfig {
   };
 }
 
+/**
+ * Everything in the config that can be wrong without asking the LLM: the API key variable,
+ * the taxonomy and seed-task files. Checked before the output folder and the state database
+ * are created, so a bad config leaves nothing behind.
+ */
+export function checkBuildInputs(config: BuildConfig): void {
+  if (config.llm.kind !== "local") resolveApiKey(config.llm.api_key_env);
+  loadTaxonomy(config.taxonomy);
+  if (config.mode === "self-instruct" && config.self_instruct) loadSeedTasks(config.self_instruct.seed_tasks);
+}
+
 export async function runDataBuild(file: string, opts: { quiet?: boolean } = {}): Promise<void> {
   const config = loadBuildConfig(file);
+  checkBuildInputs(config);
   const lock = lockOutput(config.out, "sft data build");
   const store = new LlmStore(config.state ?? statePathFor(config.out));
   const meter = new UsageMeter(config.llm.price as Pricing | undefined);

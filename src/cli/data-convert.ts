@@ -9,6 +9,7 @@ import { readRecords, writeRecords } from "../data/io/index.js";
 import type { Reject } from "../data/io/types.js";
 import type { SftRecord } from "../data/record.js";
 import { invalidRowsError, MAX_LISTED_ERRORS, rejectLine } from "../data/validate.js";
+import { SftError } from "../errors.js";
 import { AtomicFileWriter } from "../util/atomic.js";
 
 interface ConvertOptions {
@@ -19,6 +20,7 @@ interface ConvertOptions {
   columns?: string;
   skipInvalid?: boolean;
   rejects?: string;
+  allowNonAlternating?: boolean;
 }
 
 export async function runConvert(opts: ConvertOptions): Promise<void> {
@@ -28,6 +30,7 @@ export async function runConvert(opts: ConvertOptions): Promise<void> {
   const rejectsPath = opts.rejects ?? `${opts.out}.rejects.jsonl`;
   let detected = from;
   let rejected = 0;
+  let read = 0;
   const listed: string[] = [];
   const pending: Reject[] = [];
   const rejectsFile = opts.skipInvalid ? await AtomicFileWriter.open(rejectsPath) : undefined;
@@ -46,6 +49,7 @@ export async function runConvert(opts: ConvertOptions): Promise<void> {
       from,
       columns,
       skipInvalid: true,
+      ...(opts.allowNonAlternating ? { allowNonAlternating: true } : {}),
       onFormat: (f) => {
         detected = f;
       },
@@ -56,10 +60,18 @@ export async function runConvert(opts: ConvertOptions): Promise<void> {
       },
     });
     for await (const record of source) {
+      read++;
       await flushRejects();
       yield record;
     }
     await flushRejects();
+    if (read === 0 && rejected === 0) {
+      throw new SftError("0 rows: the file holds no data, nothing to convert", {
+        where: { file: opts.in },
+        hint: "check the path and that the file was written completely",
+        code: "E_INVALID_ROWS",
+      });
+    }
     if (rejected > 0 && !opts.skipInvalid) {
       throw invalidRowsError(
         opts.in,
@@ -99,6 +111,10 @@ export function register(parent: Command): void {
     )
     .option("--skip-invalid", "write the valid rows and put each invalid row in a rejects file")
     .option("--rejects <file>", "rejects file for --skip-invalid (default: <out>.rejects.jsonl)")
+    .option(
+      "--allow-non-alternating",
+      "accept turns out of user/assistant order (for templates that support it)",
+    )
     .addHelpText(
       "after",
       `

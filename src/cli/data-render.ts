@@ -9,7 +9,16 @@ import { FORMAT_NAMES, parseFormatName } from "../data/formats/index.js";
 import { readRecords, writeJsonl } from "../data/io/index.js";
 import type { SftRecord } from "../data/record.js";
 import { SftError } from "../errors.js";
-import { MASK_POLICIES, type MaskPolicy, type TokenizeOptions, tryTokenizeRecord } from "../tokenize/mask.js";
+import {
+  LOST_CONTENT_POLICIES,
+  type LostContentPolicy,
+  MASK_POLICIES,
+  type MaskPolicy,
+  type TokenizeOptions,
+  TRUNCATIONS,
+  type Truncation,
+  tryTokenizeRecord,
+} from "../tokenize/mask.js";
 import { builtinTemplateNames } from "../tokenize/templates.js";
 import { loadTokenizer, type TextTokenizer } from "../tokenize/tokenizer.js";
 
@@ -22,6 +31,9 @@ export interface TokenizeCliOptions {
   chatTemplate?: boolean | string;
   maskPolicy?: string;
   maxSeqLength?: string;
+  truncation?: string;
+  lostContent?: string;
+  allowNonAlternating?: boolean;
 }
 
 /** Adds the options every tokenizing data command takes. */
@@ -42,7 +54,34 @@ export function addTokenizeOptions(cmd: Command): Command {
       "use the tokenizer's Jinja chat template (the default when it has one), or the Jinja template in FILE",
     )
     .option("--mask-policy <policy>", `which turns are trained: ${MASK_POLICIES.join(", ")}`, "all_assistant")
-    .option("--max-seq-length <n>", "truncate samples to this many tokens (reported per record)");
+    .option("--max-seq-length <n>", "truncate samples to this many tokens (reported per record)")
+    .option(
+      "--truncation <mode>",
+      `over-long samples: ${TRUNCATIONS.join(", ")} (default truncate_response: keep the prompt, cut the response)`,
+    )
+    .option(
+      "--lost-content <policy>",
+      "records whose rendering lost a tool call, tool schema, tool result or system prompt: fail (pre-flight fails) or drop (set aside with the reason)",
+    )
+    .option(
+      "--allow-non-alternating",
+      "accept turns out of user/assistant order (for templates that support it)",
+    );
+}
+
+function choice<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  flag: string,
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) {
+    throw new SftError(`unknown ${flag} "${value}"`, {
+      where: { field: flag },
+      hint: `use one of ${allowed.join(", ")}`,
+    });
+  }
+  return value as T;
 }
 
 function readChatTemplateOption(value: true | string): true | string {
@@ -89,9 +128,13 @@ export async function resolveTokenizeOptions(opts: TokenizeCliOptions): Promise<
       });
     }
   }
+  const truncation = choice<Truncation>(opts.truncation, TRUNCATIONS, "--truncation");
+  const lostContent = choice<LostContentPolicy>(opts.lostContent, LOST_CONTENT_POLICIES, "--lost-content");
   const tokenizer = await loadTokenizer(opts.tokenizer);
   const tokenizeOptions: TokenizeOptions = {
     maskPolicy: policy as MaskPolicy,
+    ...(truncation ? { truncation } : {}),
+    ...(lostContent ? { lostContent } : {}),
     ...(maxSeqLength !== undefined ? { maxSeqLength } : {}),
     ...(opts.template !== undefined ? { template: opts.template } : {}),
     ...(opts.chatTemplate ? { chatTemplate: readChatTemplateOption(opts.chatTemplate) } : {}),
@@ -100,6 +143,7 @@ export async function resolveTokenizeOptions(opts: TokenizeCliOptions): Promise<
   const records = readRecords(opts.in, {
     from: parseFormatName(opts.from, "--from"),
     skipInvalid: true,
+    ...(opts.allowNonAlternating ? { allowNonAlternating: true } : {}),
     onReject: (r) => invalidRows.push(`${r.file}:${r.line}: ${r.reason}`),
   });
   return { tokenizer, tokenizeOptions, records, invalidRows };
@@ -115,12 +159,13 @@ interface RenderCliOptions extends TokenizeCliOptions {
 export async function runRender(opts: RenderCliOptions): Promise<void> {
   const { tokenizer, tokenizeOptions, records, invalidRows } = await resolveTokenizeOptions(opts);
   const rejected: string[] = [];
+  const dropped: string[] = [];
   let truncated = 0;
   async function* rows() {
     for await (const record of records) {
       const res = tryTokenizeRecord(record, tokenizer, tokenizeOptions);
       if (!res.ok) {
-        rejected.push(`record ${res.id}: ${res.reason}`);
+        (res.kind === "untrainable" ? rejected : dropped).push(`record ${res.id}: ${res.reason}`);
         continue;
       }
       const s = res.sample;
@@ -135,8 +180,10 @@ export async function runRender(opts: RenderCliOptions): Promise<void> {
   if (truncated > SHOWN) process.stderr.write(`… ${truncated - SHOWN} more truncated\n`);
   for (const r of invalidRows) process.stderr.write(`invalid row: ${r}\n`);
   for (const r of rejected) process.stderr.write(`rejected: ${r}\n`);
+  for (const r of dropped.slice(0, SHOWN)) process.stderr.write(`dropped: ${r}\n`);
+  if (dropped.length > SHOWN) process.stderr.write(`… ${dropped.length - SHOWN} more dropped\n`);
   process.stderr.write(
-    `rendered ${count} record(s) to ${opts.out}${truncated ? `, ${truncated} truncated` : ""}${rejected.length ? `, ${rejected.length} rejected (not written)` : ""}${invalidRows.length ? `, ${invalidRows.length} invalid row(s) skipped` : ""}\n`,
+    `rendered ${count} record(s) to ${opts.out}${truncated ? `, ${truncated} truncated` : ""}${rejected.length ? `, ${rejected.length} rejected (not written)` : ""}${dropped.length ? `, ${dropped.length} dropped as configured (not written)` : ""}${invalidRows.length ? `, ${invalidRows.length} invalid row(s) skipped` : ""}\n`,
   );
   if (rejected.length > 0 || invalidRows.length > 0) process.exitCode = 1;
 }

@@ -2,22 +2,32 @@
 import type { Command } from "commander";
 import { FORMAT_NAMES, parseColumnMapping, parseFormatName } from "../data/formats/index.js";
 import { invalidRowsError, validateFile } from "../data/validate.js";
+import { SftError } from "../errors.js";
 
 interface ValidateOptions {
   from?: string;
   columns?: string;
   json?: boolean;
+  allowNonAlternating?: boolean;
 }
 
 export async function runValidate(file: string, opts: ValidateOptions): Promise<void> {
   const report = await validateFile(file, {
     from: parseFormatName(opts.from, "--from"),
     columns: opts.columns === undefined ? undefined : parseColumnMapping(opts.columns),
+    ...(opts.allowNonAlternating ? { allowNonAlternating: true } : {}),
   });
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    if (report.invalid > 0) process.exitCode = 1;
+    if (report.invalid > 0 || report.rows === 0) process.exitCode = 1;
     return;
+  }
+  if (report.rows === 0) {
+    throw new SftError("0 rows: the file holds no data", {
+      where: { file },
+      hint: "check the path and that the file was written completely; an empty dataset cannot be trained on",
+      code: "E_INVALID_ROWS",
+    });
   }
   if (report.invalid > 0) {
     throw invalidRowsError(
@@ -43,6 +53,10 @@ export function register(parent: Command): void {
       "your column names for the format's fields, e.g. instruction=question,output=answer",
     )
     .option("--json", "print a JSON report")
+    .option(
+      "--allow-non-alternating",
+      "accept turns out of user/assistant order (for templates that support it)",
+    )
     .addHelpText(
       "after",
       `

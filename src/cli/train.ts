@@ -58,6 +58,10 @@ const DESCRIPTIONS: Record<string, string> = {
   template: "prompt template name or file (alpaca, vicuna, chinese, simple, task-aware, …)",
   "chat-template": "render with the tokenizer's chat template",
   "mask-policy": "trained tokens: all_assistant, last_assistant or include_prompt",
+  truncation:
+    "over-long samples: truncate_response (keep the prompt, cut the response), keep_whole_turns or drop",
+  "lost-content":
+    "records whose rendering lost a tool call/schema/result or system prompt: fail or drop (to rejects.jsonl)",
   preflight: "run the `sft data check` pre-flight checks on every sample first (false: skip)",
   tensorboard: "write TensorBoard event files under runs/",
 };

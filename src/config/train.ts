@@ -12,6 +12,8 @@ import { SftError } from "../errors.js";
 export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
 /** the label-mask policies of src/tokenize (every assistant turn, the last one, or every token) */
 export const MASK_POLICIES = ["all_assistant", "last_assistant", "include_prompt"] as const;
+/** what happens to samples longer than max_seq_length (src/tokenize/mask.ts) */
+export const TRUNCATION_MODES = ["truncate_response", "keep_whole_turns", "drop"] as const;
 /** PEFT's special value: every linear layer of the blocks the architecture allows LoRA on. */
 export const ALL_LINEAR = "all-linear";
 
@@ -103,6 +105,12 @@ export const trainConfigSchema = z
     chat_template: z.boolean().default(false),
     /** which tokens are trained: every assistant turn, only the last one, or everything */
     mask_policy: z.enum(MASK_POLICIES).default("all_assistant"),
+    /** over-long samples: cut the response (keeping the prompt), keep whole turns, or drop them */
+    truncation: z.enum(TRUNCATION_MODES).default("truncate_response"),
+    /** records whose rendering lost a tool call/schema/result or system prompt: fail pre-flight, or drop them */
+    lost_content: z.enum(["fail", "drop"]).default("fail"),
+    /** accept turns out of user/assistant order (for templates that render them) */
+    allow_non_alternating: z.boolean().default(false),
     /** run the pre-flight checks of `sft data check` on every sample before the first step */
     preflight: z.boolean().default(true),
     /** write TensorBoard event files under runs/ in the run directory */

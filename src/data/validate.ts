@@ -11,11 +11,58 @@ import type { SftRecord } from "./record.js";
 export interface RecordProblem {
   /** Index of the message at fault, when one is. */
   message?: number;
+  /** The message's field at fault when it is not its content (the role, for role order). */
+  field?: "role";
   problem: string;
 }
 
+export interface RecordRules {
+  /**
+   * Accept any order of user/assistant/tool turns (for templates that render, e.g., two user
+   * turns in a row). By default turns alternate: after an optional system turn comes a user
+   * turn, user and assistant take turns, and tool results follow an assistant turn's calls.
+   */
+  allowNonAlternating?: boolean;
+}
+
+/** The flag (and config key) that accepts non-alternating roles, named in the fix. */
+const ALLOW_FLAG = "--allow-non-alternating (allow_non_alternating: true)";
+
+/** The first role-order problem of a conversation, if any. */
+function roleOrderProblem(messages: SftRecord["messages"]): RecordProblem | undefined {
+  const turns = messages.map((m, i) => ({ m, i })).filter(({ m }) => m.role !== "system");
+  // One lone assistant turn is plain text (the `text` format): nothing to alternate with.
+  if (turns.length === 1 && turns[0].m.role === "assistant") return undefined;
+  const fix = `put the turns in user/assistant order (or fix the role names), or pass ${ALLOW_FLAG} for a template that supports it`;
+  const first = turns[0];
+  if (first && first.m.role !== "user") {
+    return {
+      message: first.i,
+      field: "role",
+      problem: `the conversation starts with a${first.m.role === "assistant" ? "n" : ""} ${first.m.role} turn (message ${first.i}); the first turn after the system prompt must be the user's: ${fix}`,
+    };
+  }
+  for (let k = 1; k < turns.length; k++) {
+    const prev = turns[k - 1];
+    const { m, i } = turns[k];
+    let problem: string | undefined;
+    if (m.role === "tool") {
+      const called =
+        prev.m.role === "tool" || (prev.m.role === "assistant" && (prev.m.tool_calls?.length ?? 0) > 0);
+      if (!called)
+        problem = `a tool result (message ${i}) follows a${prev.m.role === "user" ? "" : "n"} ${prev.m.role} turn, not an assistant turn with tool calls`;
+    } else if (m.role === prev.m.role) {
+      problem = `two ${m.role} turns in a row (messages ${prev.i} and ${i})`;
+    } else if (m.role === "user" && prev.m.role === "tool") {
+      problem = `a user turn (message ${i}) follows a tool result: the assistant's answer to it is missing`;
+    }
+    if (problem) return { message: i, field: "role", problem: `${problem}: ${fix}` };
+  }
+  return undefined;
+}
+
 /** What is wrong with a schema-valid record as training data (empty list: nothing). */
-export function recordProblems(record: SftRecord): RecordProblem[] {
+export function recordProblems(record: SftRecord, rules: RecordRules = {}): RecordProblem[] {
   const problems: RecordProblem[] = [];
   record.messages.forEach((m, i) => {
     if (m.role === "system" && i > 0)
@@ -26,6 +73,10 @@ export function recordProblems(record: SftRecord): RecordProblem[] {
   });
   if (!record.messages.some((m) => m.role === "assistant")) {
     problems.push({ problem: "no assistant turn (nothing to train on)" });
+  }
+  if (!rules.allowNonAlternating) {
+    const order = roleOrderProblem(record.messages);
+    if (order) problems.push(order);
   }
   return problems;
 }

@@ -48,6 +48,8 @@ export interface TextGenerationOptions extends SamplingOptions {
 
 export interface GeneratedText {
   text: string;
+  /** The generated token ids (without the stop token). */
+  tokenIds: number[];
   promptTokens: number;
   completionTokens: number;
   finishReason: "stop" | "length";
@@ -168,6 +170,7 @@ export class LocalLanguageModel {
       const { text, stopped } = cutAtStop(decoded, stops);
       return {
         text,
+        tokenIds: s.ids,
         promptTokens: prompts[i].length,
         completionTokens: s.ids.length,
         finishReason: s.finishReason === "length" && !stopped ? "length" : "stop",

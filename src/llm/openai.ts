@@ -36,7 +36,8 @@ export interface OpenAiBackendOptions {
 /** The reply did not have the shape of a chat completion (retried: proxies sometimes garble bodies). */
 class MalformedReplyError extends Error {}
 
-function resolveApiKey(envName: string | undefined): string {
+/** Reads the API key from the named variable; an unset variable is a config error. Exported for config checks. */
+export function resolveApiKey(envName: string | undefined): string {
   if (!envName) return "no-key";
   const key = process.env[envName];
   if (!key) {
@@ -49,15 +50,71 @@ function resolveApiKey(envName: string | undefined): string {
   return key;
 }
 
+/** Where a request went, for the messages of failures that only the user can fix. */
+export interface Endpoint {
+  baseUrl: string;
+  apiKeyEnv?: string;
+}
+
+/** Tries when nothing listens at the address (connection refused), and the pause between them. */
+export const CONNECT_ATTEMPTS = 3;
+export const CONNECT_RETRY_MS = 500;
+
+function causeCode(e: unknown): string | undefined {
+  for (let c: unknown = e, depth = 0; c && depth < 5; depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    c = (c as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function authError(status: number, endpoint: Endpoint, message: string): SftError {
+  const key = endpoint.apiKeyEnv
+    ? `the API key in ${endpoint.apiKeyEnv}`
+    : "no API key (llm.api_key_env is not set)";
+  const what = status === 401 ? "rejected" : "is not allowed access with";
+  return new SftError(`HTTP ${status} from ${endpoint.baseUrl}: the server ${what} ${key}: ${message}`, {
+    where: { field: "llm.api_key_env" },
+    hint: endpoint.apiKeyEnv
+      ? `check that ${endpoint.apiKeyEnv} holds a valid key for ${endpoint.baseUrl} (and its model), then rerun; nothing was retried`
+      : `set llm.api_key_env to the NAME of the environment variable holding the key for ${endpoint.baseUrl}`,
+    code: "E_LLM_AUTH",
+  });
+}
+
 /** Maps any failure of one attempt to retry or give up. Exported for tests. */
-export function classifyOpenAiFailure(e: unknown): FailureClass {
+export function classifyOpenAiFailure(e: unknown, endpoint?: Endpoint): FailureClass {
   if (e instanceof APIConnectionError) {
+    if (causeCode(e) === "ECONNREFUSED") {
+      const url = endpoint?.baseUrl ?? "the server's address";
+      return {
+        retryable: true,
+        reason: "connection refused",
+        maxAttempts: CONNECT_ATTEMPTS,
+        fixedDelayMs: CONNECT_RETRY_MS,
+        exhausted: (attempts) =>
+          new SftError(`nothing listens at ${url} (connection refused, ${attempts} tries)`, {
+            where: { field: "llm.base_url" },
+            hint: "start the server, or fix llm.base_url (host and port); finished rows are kept for the rerun",
+            code: "E_LLM_UNREACHABLE",
+            cause: e,
+          }),
+      };
+    }
     return {
       retryable: true,
       reason: e.message.includes("timed out") ? "request timed out" : `connection error: ${e.message}`,
     };
   }
   if (e instanceof APIError && typeof e.status === "number") {
+    if ((e.status === 401 || e.status === 403) && endpoint) {
+      return {
+        retryable: false,
+        reason: `HTTP ${e.status}`,
+        fatal: authError(e.status, endpoint, e.message),
+      };
+    }
     const headers = e.headers as Headers | undefined;
     const afterMs = headers?.get("retry-after-ms");
     const retryAfterMs = afterMs ? Number(afterMs) : parseRetryAfter(headers?.get("retry-after"));
@@ -79,10 +136,14 @@ function estimateTokens(messages: ChatMessage[], opts: GenerationOptions): numbe
   return Math.ceil(chars / 3) + (opts.max_tokens ?? 512) * (opts.n ?? 1);
 }
 
+/** Failures no later request can get past: once one is seen, every call fails with it, unsent. */
+const STOPPING_CODES = new Set(["E_LLM_AUTH", "E_LLM_UNREACHABLE"]);
+
 export class OpenAiBackend implements LlmBackend {
   readonly id: string;
   private readonly client: OpenAI;
   private readonly limiter: RequestLimiter;
+  private stopped: SftError | undefined;
 
   constructor(private readonly opts: OpenAiBackendOptions) {
     this.id = `openai:${opts.model}@${opts.baseUrl}`;
@@ -96,9 +157,11 @@ export class OpenAiBackend implements LlmBackend {
   }
 
   async chat(messages: ChatMessage[], gen: GenerationOptions = {}): Promise<GenerationResult> {
+    if (this.stopped) throw this.stopped;
     const slot = await this.limiter.acquire(estimateTokens(messages, gen));
     let used: number | undefined;
     try {
+      if (this.stopped) throw this.stopped;
       const result = await withRetry(
         async () => {
           const body: Record<string, unknown> = {
@@ -121,7 +184,8 @@ export class OpenAiBackend implements LlmBackend {
         this.opts.retry ?? DEFAULT_RETRY,
         {
           label: this.id,
-          classify: classifyOpenAiFailure,
+          classify: (e) =>
+            classifyOpenAiFailure(e, { baseUrl: this.opts.baseUrl, apiKeyEnv: this.opts.apiKeyEnv }),
           onRetry: (info) => {
             this.opts.meter?.recordRetry();
             this.opts.onRetry?.(info);
@@ -132,6 +196,9 @@ export class OpenAiBackend implements LlmBackend {
       used = result.usage.prompt_tokens + result.usage.completion_tokens;
       this.opts.meter?.recordPaid(result.usage);
       return result;
+    } catch (e) {
+      if (e instanceof SftError && STOPPING_CODES.has(e.code)) this.stopped ??= e;
+      throw e;
     } finally {
       slot.release(used);
     }
@@ -212,7 +279,12 @@ export class OpenAiEmbeddingBackend implements EmbeddingBackend {
         return out;
       },
       this.opts.retry ?? DEFAULT_RETRY,
-      { label: this.id, classify: classifyOpenAiFailure, sleep: this.opts.sleep },
+      {
+        label: this.id,
+        classify: (e) =>
+          classifyOpenAiFailure(e, { baseUrl: this.opts.baseUrl, apiKeyEnv: this.opts.apiKeyEnv }),
+        sleep: this.opts.sleep,
+      },
     );
   }
 }

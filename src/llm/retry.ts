@@ -22,6 +22,15 @@ export interface FailureClass {
   /** Server-requested wait in ms (Retry-After / retry-after-ms), if any. */
   retryAfterMs?: number;
   reason: string;
+  /** Not retryable: the error to stop with instead of the raw one. */
+  fatal?: SftError;
+  /**
+   * A failure that more waiting rarely cures (nothing listens at the address): at most this
+   * many attempts in all, `fixedDelayMs` apart, whatever the policy allows, then `exhausted`.
+   */
+  maxAttempts?: number;
+  fixedDelayMs?: number;
+  exhausted?: (attempts: number) => SftError;
 }
 
 /** Parses Retry-After: delta-seconds or an HTTP date. */
@@ -65,8 +74,10 @@ export async function withRetry<T>(
       return await fn(attempt);
     } catch (e) {
       const c = hooks.classify(e);
-      if (!c.retryable) throw e;
-      if (attempt >= policy.maxRetries) {
+      if (!c.retryable) throw c.fatal ?? e;
+      const capped = c.maxAttempts !== undefined && attempt + 1 >= c.maxAttempts;
+      if (attempt >= policy.maxRetries || capped) {
+        if (c.exhausted) throw c.exhausted(attempt + 1);
         throw new SftError(
           `LLM request${hooks.label ? ` to ${hooks.label}` : ""} failed after ${attempt + 1} attempts: ${c.reason}`,
           {
@@ -76,7 +87,7 @@ export async function withRetry<T>(
           },
         );
       }
-      const backoff = backoffDelay(attempt, policy, hooks.random);
+      const backoff = c.fixedDelayMs ?? backoffDelay(attempt, policy, hooks.random);
       const delayMs = Math.min(policy.maxDelayMs, Math.max(backoff, c.retryAfterMs ?? 0));
       hooks.onRetry?.({ attempt: attempt + 1, delayMs, reason: c.reason });
       await sleep(delayMs);

@@ -27,18 +27,24 @@
  * - renderTerminal / renderHtml: views with trained tokens highlighted.
  */
 export { ChatTemplateRenderer, toolsFromMeta } from "./chat-template.js";
+export { describeLostContent, findLostContent, type LostContent, type LostKind } from "./content-loss.js";
 export {
   type BoundaryIssue,
   IGNORE_INDEX,
+  LOST_CONTENT_POLICIES,
+  type LostContentPolicy,
   MASK_POLICIES,
   type MaskPolicy,
+  type RejectionKind,
   renderGenerationPrompt,
   renderRecord,
   SampleRejectedError,
   type TokenizedSample,
   type TokenizeOptions,
   type TokenizeResult,
+  TRUNCATIONS,
   type TrainedSpan,
+  type Truncation,
   tokenizeRecord,
   tryTokenizeRecord,
 } from "./mask.js";

@@ -13,6 +13,7 @@
 
 import { SftError } from "../errors.js";
 import type { SftRecord } from "../record/record.js";
+import { describeLostContent, findLostContent, LOST_CONTENT_HINT, type LostContent } from "./content-loss.js";
 import type { ConversationRenderer, GenerationPromptOptions, RenderedConversation } from "./render-types.js";
 import { createRenderer, type TemplateChoice } from "./renderer.js";
 import type { TextTokenizer } from "./tokenizer.js";
@@ -27,10 +28,32 @@ export const IGNORE_INDEX = -100;
 export type MaskPolicy = "all_assistant" | "last_assistant" | "include_prompt";
 export const MASK_POLICIES: MaskPolicy[] = ["all_assistant", "last_assistant", "include_prompt"];
 
+/**
+ * What happens to a sample longer than maxSeqLength. `truncate_response` (default, as Hugging
+ * Face TRL does): keep the prompt and cut the response at the limit; the cut response trains on
+ * the tokens it keeps and has no end token, so the model is never taught to stop where the cut
+ * fell; later turns are dropped; a record whose prompt alone fills the limit is rejected.
+ * `keep_whole_turns`: cut after the last trained turn that fits whole (end token included);
+ * a record whose first trained turn does not fit is rejected. `drop`: reject every over-long
+ * record.
+ */
+export type Truncation = "truncate_response" | "keep_whole_turns" | "drop";
+export const TRUNCATIONS: Truncation[] = ["truncate_response", "keep_whole_turns", "drop"];
+
+/**
+ * What happens to a record whose rendering lost content (a tool call, tool schema, tool result
+ * or system prompt the template does not write): `fail` (default) keeps the sample and lets the
+ * pre-flight check fail on it; `drop` rejects the record with the reason.
+ */
+export type LostContentPolicy = "fail" | "drop";
+export const LOST_CONTENT_POLICIES: LostContentPolicy[] = ["fail", "drop"];
+
 export interface TokenizeOptions extends TemplateChoice {
   maskPolicy?: MaskPolicy;
   /** Longest sample in tokens; longer ones are truncated (see `truncation`). */
   maxSeqLength?: number;
+  truncation?: Truncation;
+  lostContent?: LostContentPolicy;
 }
 
 /** One trained turn, in token indices [start, end). */
@@ -72,7 +95,21 @@ export interface TokenizedSample {
   prefixIdCount: number;
   /** Text offset ↔ token index for every boundary used (for checks and viewers). */
   boundaries: { charOffset: number; tokenIndex: number }[];
+  /** Content of the record the rendering does not hold (pre-flight fails on it). */
+  lostContent: LostContent[];
+  /**
+   * The untrained generation header a template appends after the last turn even when no
+   * generation prompt is asked for (Llama 3's `<|start_header_id|>assistant<|end_header_id|>`),
+   * cut off the sample: its text and how many tokens it had.
+   */
+  trimmedTrailer?: { text: string; tokens: number };
 }
+
+/**
+ * Why a record gives no sample: `untrainable` (nothing to train: a data or template problem
+ * pre-flight fails on), or set aside as configured: `too-long` (truncation), `lost-content`.
+ */
+export type RejectionKind = "untrainable" | "too-long" | "lost-content";
 
 /** Thrown when a record cannot give a training sample; `reason` says why. */
 export class SampleRejectedError extends SftError {
@@ -80,6 +117,7 @@ export class SampleRejectedError extends SftError {
     readonly recordId: string,
     readonly reason: string,
     hint?: string,
+    readonly kind: RejectionKind = "untrainable",
   ) {
     super(`record ${recordId}: ${reason}`, {
       where: { field: `record ${recordId}` },
@@ -155,6 +193,41 @@ function trainedMessageIndices(record: SftRecord, policy: MaskPolicy): Set<numbe
   return out;
 }
 
+const trailers = new WeakMap<ConversationRenderer, string | null>();
+
+/**
+ * The generation header a template writes after the last turn whether or not a generation
+ * prompt is asked for, found once per template: if rendering [user] with and without
+ * add_generation_prompt gives the same text, the template ignores the flag, and what it writes
+ * after an assistant reply's end token (in [user, assistant]) is that header.
+ */
+function alwaysAppendedHeader(renderer: ConversationRenderer, tokenizer: TextTokenizer): string | undefined {
+  const known = trailers.get(renderer);
+  if (known !== undefined) return known ?? undefined;
+  let found: string | null = null;
+  try {
+    const user = { role: "user" as const, content: "x" };
+    const one = renderer.render({ messages: [user] }).text;
+    const gen = renderer.renderGenerationPrompt({ messages: [user] }).text;
+    const two = renderer.render({ messages: [user, { role: "assistant", content: "y" }] }).text;
+    if (one === gen && two.startsWith(`${one}y`)) {
+      const after = two.slice(one.length + 1);
+      for (const id of renderer.endTokenIds) {
+        const end = tokenizer.decode([id]);
+        if (end && after.startsWith(end)) {
+          const header = after.slice(end.length);
+          if (header && one.endsWith(header)) found = header;
+          break;
+        }
+      }
+    }
+  } catch {
+    // a template that cannot render the probe has no such header
+  }
+  trailers.set(renderer, found);
+  return found ?? undefined;
+}
+
 /** Renders a record with the chosen template, without tokenizing. */
 export function renderRecord(
   record: SftRecord,
@@ -186,8 +259,17 @@ export function tokenizeRecord(
       "check the record's roles and fields against what the template expects",
     );
   }
+  const lostContent = findLostContent(record.messages, record.meta, rendered);
+  if (lostContent.length > 0 && opts.lostContent === "drop") {
+    throw new SampleRejectedError(
+      record.id,
+      `rendering with the ${renderer.name} drops content of this record: ${describeLostContent(lostContent)}`,
+      LOST_CONTENT_HINT,
+      "lost-content",
+    );
+  }
   const map = new BoundaryMapper(tokenizer, rendered);
-  const ids = map.ids;
+  const allIds = map.ids;
   const spans: TrainedSpan[] = [];
   const trainedIdx = trainedMessageIndices(record, policy);
   for (const turn of rendered.turns) {
@@ -201,11 +283,11 @@ export function tokenizeRecord(
       );
     }
     const start = map.tokenAt(turn.trainStart);
-    const bound = turn.regionEnd === undefined ? ids.length : map.tokenAt(turn.regionEnd);
+    const bound = turn.regionEnd === undefined ? allIds.length : map.tokenAt(turn.regionEnd);
     if (turn.role === "assistant") {
       let endTok: number | undefined;
       for (let j = start; j < bound; j++) {
-        if (renderer.endTokenIds.has(ids[j])) {
+        if (renderer.endTokenIds.has(allIds[j])) {
           endTok = j;
           break;
         }
@@ -242,33 +324,73 @@ export function tokenizeRecord(
     throw new SampleRejectedError(record.id, reason, "add an assistant reply, or set train: true on a turn");
   }
 
+  // A generation header the template appends after the last turn is never trained: cut it off.
+  let text = rendered.text;
+  let ids = allIds;
+  let trimmedTrailer: TokenizedSample["trimmedTrailer"];
+  const header = alwaysAppendedHeader(renderer, tokenizer);
+  if (header && text.endsWith(header)) {
+    const at = map.tokenAt(text.length - header.length);
+    const lastTrained = Math.max(0, ...spans.map((s) => s.end));
+    if (at >= lastTrained && at < ids.length) {
+      trimmedTrailer = { text: header, tokens: ids.length - at };
+      ids = ids.slice(0, at);
+      text = text.slice(0, text.length - header.length);
+      for (const s of spans) s.end = Math.min(s.end, at);
+    }
+  }
+
   let inputIds = ids;
   let truncated = false;
   let truncation: string | undefined;
   const max = opts.maxSeqLength;
+  const mode = opts.truncation ?? "truncate_response";
   if (max !== undefined && ids.length > max) {
     truncated = true;
-    // Keep whole turns: cut right after the last trained turn that fits, end token included.
+    const tooLong = (hint: string, why = "") =>
+      new SampleRejectedError(
+        record.id,
+        `${ids.length} tokens, longer than max_seq_length ${max}${why} (truncation: ${mode})`,
+        hint,
+        "too-long",
+      );
+    if (mode === "drop") throw tooLong("raise max_seq_length, or use truncation: truncate_response");
     const fitting = trainedSpans.filter((s) => s.end <= max);
     let cut: number;
     if (policy === "include_prompt") {
-      cut = fitting.length > 0 ? fitting[fitting.length - 1].end : max;
+      cut = mode === "keep_whole_turns" && fitting.length > 0 ? fitting[fitting.length - 1].end : max;
       truncation = `cut from ${ids.length} to ${cut} tokens (max_seq_length ${max})`;
-    } else if (fitting.length > 0) {
+    } else if (mode === "keep_whole_turns") {
+      // Cut right after the last trained turn that fits, end token included.
+      if (fitting.length === 0) {
+        throw tooLong(
+          "raise max_seq_length, or use truncation: truncate_response to train on the start of the response",
+          `, and its first trained turn ends at token ${trainedSpans[0].end}`,
+        );
+      }
       cut = fitting[fitting.length - 1].end;
       const dropped = trainedSpans.length - fitting.length;
       truncation = `cut from ${ids.length} to ${cut} tokens after the last trained turn that fits (max_seq_length ${max}); ${dropped} later trained turn(s) dropped`;
     } else {
-      const first = trainedSpans[0];
-      if (first.start >= max) {
+      const straddling = trainedSpans.find((s) => s.start < max && s.end > max);
+      if (!straddling && fitting.length === 0) {
         throw new SampleRejectedError(
           record.id,
-          `the prompt before the first trained turn is ${first.start} tokens, not shorter than max_seq_length ${max}: no response token would be trained`,
+          `the prompt before the first trained turn is ${trainedSpans[0].start} tokens, not shorter than max_seq_length ${max}: no response token would be trained`,
           "raise max_seq_length or shorten the prompt",
+          "too-long",
         );
       }
-      cut = max;
-      truncation = `response of message ${first.messageIndex} cut: ${ids.length} tokens to ${max} (max_seq_length); its end token is not trained`;
+      if (straddling) {
+        cut = max;
+        const dropped = trainedSpans.filter((s) => s.start >= max).length;
+        truncation = `response of message ${straddling.messageIndex} cut: ${ids.length} tokens to ${max} (max_seq_length); its end token is not trained${dropped ? `; ${dropped} later trained turn(s) dropped` : ""}`;
+      } else {
+        // The limit falls in a prompt after whole trained turns: end after the last of them.
+        cut = fitting[fitting.length - 1].end;
+        const dropped = trainedSpans.length - fitting.length;
+        truncation = `cut from ${ids.length} to ${cut} tokens after the last trained turn that fits (max_seq_length ${max}); ${dropped} later trained turn(s) dropped`;
+      }
     }
     inputIds = ids.slice(0, cut);
     for (const s of spans) {
@@ -290,19 +412,21 @@ export function tokenizeRecord(
     id: record.id,
     inputIds,
     labels,
-    text: rendered.text,
+    text,
     truncated,
     ...(truncation ? { truncation } : {}),
     spans: spans.filter((s) => s.end > s.start || !s.cut),
     boundaryIssues: map.issues,
     prefixIdCount: map.prefixIdCount,
     boundaries: [...map.boundaries].map(([charOffset, tokenIndex]) => ({ charOffset, tokenIndex })),
+    lostContent,
+    ...(trimmedTrailer ? { trimmedTrailer } : {}),
   };
 }
 
 export type TokenizeResult =
   | { ok: true; sample: TokenizedSample }
-  | { ok: false; id: string; reason: string };
+  | { ok: false; id: string; reason: string; kind: RejectionKind };
 
 /** tokenizeRecord that returns rejections instead of throwing them. */
 export function tryTokenizeRecord(
@@ -313,7 +437,8 @@ export function tryTokenizeRecord(
   try {
     return { ok: true, sample: tokenizeRecord(record, tokenizer, opts) };
   } catch (e) {
-    if (e instanceof SampleRejectedError) return { ok: false, id: e.recordId, reason: e.reason };
+    if (e instanceof SampleRejectedError)
+      return { ok: false, id: e.recordId, reason: e.reason, kind: e.kind };
     throw e;
   }
 }

@@ -12,8 +12,17 @@
  *                      the tokens of the whole, and decode gives that text back
  *   packing            packed rows restart positions per sample, keep samples in their own
  *                      segments, and hold each sample's ids and labels unchanged
+ *   lost-content       the rendering holds every tool call, tool schema, tool result, system
+ *                      prompt and message of the record (a template that does not write tool
+ *                      calls renders them as nothing)
+ *
+ * Records set aside as configured (over-long under a truncation mode, or lost content with
+ * `lostContent: "drop"`) are not failures: the report lists them as `dropped`, with the reason,
+ * for the rejects file. A generation header the template appends after the last turn is trimmed
+ * from every sample and reported as a notice.
  */
 import type { SftRecord } from "../record/record.js";
+import { describeLostContent } from "./content-loss.js";
 import {
   IGNORE_INDEX,
   renderGenerationPrompt,
@@ -31,7 +40,8 @@ export type PreflightCheck =
   | "doubled-bos"
   | "generation-prompt"
   | "round-trip"
-  | "packing";
+  | "packing"
+  | "lost-content";
 
 export const PREFLIGHT_CHECKS: PreflightCheck[] = [
   "trained-tokens",
@@ -40,6 +50,7 @@ export const PREFLIGHT_CHECKS: PreflightCheck[] = [
   "generation-prompt",
   "round-trip",
   "packing",
+  "lost-content",
 ];
 
 export interface PreflightFailure {
@@ -57,6 +68,10 @@ export interface PreflightReport {
   failures: PreflightFailure[];
   /** Records that were truncated, with how. */
   truncated: { recordId: string; truncation: string }[];
+  /** Records set aside as configured (too long for the truncation mode, lost content with drop). */
+  dropped: { recordId: string; reason: string }[];
+  /** Things pre-flight changed or wants said once (e.g. a trimmed trailing generation header). */
+  notices: string[];
   /** Per check: how many failures. */
   counts: Record<PreflightCheck, number>;
 }
@@ -81,6 +96,14 @@ export function checkSample(
 
   if (!sample.labels.some((l) => l !== IGNORE_INDEX)) {
     fail("trained-tokens", "no trained tokens (every label is -100)", ids.slice(0, 8));
+  }
+
+  if (sample.lostContent.length > 0) {
+    fail(
+      "lost-content",
+      `the template drops content of this record: ${describeLostContent(sample.lostContent)}`,
+      [],
+    );
   }
 
   const renderer = createRenderer(tokenizer, opts);
@@ -344,12 +367,19 @@ export async function preflight(
     if (failures.length < maxFailures) failures.push(f);
   };
   const truncated: PreflightReport["truncated"] = [];
+  const dropped: PreflightReport["dropped"] = [];
   const samples: SampleTokens[] = [];
+  const trailers = new Map<string, { tokens: number; samples: number }>();
   let n = 0;
   let rejected = 0;
   for await (const record of records) {
     n++;
     const res = tryTokenizeRecord(record, tokenizer, opts);
+    if (!res.ok && res.kind !== "untrainable") {
+      rejected++;
+      dropped.push({ recordId: res.id, reason: res.reason });
+      continue;
+    }
     if (!res.ok) {
       rejected++;
       add({
@@ -362,6 +392,11 @@ export async function preflight(
     }
     const s = res.sample;
     if (s.truncated && s.truncation) truncated.push({ recordId: s.id, truncation: s.truncation });
+    if (s.trimmedTrailer) {
+      const t = trailers.get(s.trimmedTrailer.text) ?? { tokens: s.trimmedTrailer.tokens, samples: 0 };
+      t.samples++;
+      trailers.set(s.trimmedTrailer.text, t);
+    }
     for (const f of checkSample(record, s, tokenizer, opts)) add(f);
     if (opts.pack) samples.push({ id: s.id, inputIds: s.inputIds, labels: s.labels });
   }
@@ -376,6 +411,13 @@ export async function preflight(
     samples: n - rejected,
     failures,
     truncated,
+    dropped,
+    notices: [...trailers].map(([text, t]) => trailerNotice(text, t.tokens, t.samples)),
     counts,
   };
+}
+
+/** The notice for a generation header a template appends after the last turn. */
+export function trailerNotice(text: string, tokens: number, samples: number): string {
+  return `the template appends ${JSON.stringify(text)} after the last turn even without a generation prompt: these ${tokens} untrained trailing tokens were trimmed from ${samples} sample(s)`;
 }

@@ -5,16 +5,29 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
-import { basename, extname } from "node:path";
+import { basename, extname, join } from "node:path";
 import type { TrainConfig } from "../config/train.js";
 import { readRecords } from "../data/io/index.js";
 import { SftError } from "../errors.js";
 import type { SftRecord } from "../record/record.js";
-import { IGNORE_INDEX, type TokenizeOptions, tryTokenizeRecord } from "../tokenize/mask.js";
+import { LOST_CONTENT_HINT } from "../tokenize/content-loss.js";
+import {
+  IGNORE_INDEX,
+  type RejectionKind,
+  type TokenizeOptions,
+  tryTokenizeRecord,
+} from "../tokenize/mask.js";
 import { collate, type PackedRow, packSamples } from "../tokenize/pack.js";
-import { checkPacking, checkSample, type PreflightFailure, showTokens } from "../tokenize/preflight.js";
+import {
+  checkPacking,
+  checkSample,
+  type PreflightFailure,
+  showTokens,
+  trailerNotice,
+} from "../tokenize/preflight.js";
 import type { TextTokenizer } from "../tokenize/tokenizer.js";
 import { Rng } from "../util/rng.js";
+import { writeFileAtomicSync } from "../util/atomic.js";
 import { microBatches } from "./batches.js";
 import type { TrainBatch } from "./engine-bridge.js";
 import { type MixTask, mixEpoch, taskDrawCounts } from "./mixing.js";
@@ -39,12 +52,54 @@ export interface DatasetFingerprint {
   truncated: number;
 }
 
+/** A record that gave no sample, as written to the run's rejects.jsonl. */
+export interface RejectedSample {
+  file: string;
+  id: string;
+  kind: RejectionKind;
+  reason: string;
+}
+
 export interface PreparedData {
   tasks: { name: string; weight: number; samples: Sample[] }[];
   evalSamples: Sample[];
   fingerprints: DatasetFingerprint[];
-  /** reasons of rejected records → count */
+  /** kind of rejection (untrainable, too-long, lost-content) → count */
   rejections: Record<string, number>;
+  /** every rejected record with its reason */
+  rejects: RejectedSample[];
+  /** generation headers trimmed off the end of samples: text → tokens and sample count */
+  trailers: Map<string, { tokens: number; samples: number }>;
+}
+
+export const REJECTS_FILE = "rejects.jsonl";
+
+/** Writes every rejected record with its reason to RUN_DIR/rejects.jsonl (empty when none). */
+export function writeRejects(runDir: string, prepared: PreparedData): string {
+  const path = join(runDir, REJECTS_FILE);
+  writeFileAtomicSync(path, prepared.rejects.map((r) => `${JSON.stringify(r)}\n`).join(""));
+  return path;
+}
+
+/**
+ * The one-line data summary (`144 truncated, 3 rejected: see run/rejects.jsonl`) and the
+ * notices, or nothing when no record was changed or set aside.
+ */
+export function dataSummary(prepared: PreparedData, rejectsPath: string): string[] {
+  const truncated = prepared.fingerprints.reduce((n, f) => n + f.truncated, 0);
+  const rejected = prepared.rejects.length;
+  const lines: string[] = [];
+  if (truncated > 0 || rejected > 0) {
+    const kinds = Object.entries(prepared.rejections)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(", ");
+    lines.push(
+      `${truncated} truncated, ${rejected} rejected${rejected ? ` (${kinds}): see ${rejectsPath}` : ""}`,
+    );
+  }
+  for (const [text, t] of prepared.trailers) lines.push(`note: ${trailerNotice(text, t.tokens, t.samples)}`);
+  return lines;
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -69,7 +124,7 @@ async function loadSource(
   src: Source,
   tokenizer: TextTokenizer,
   config: TrainConfig,
-  rejections: Record<string, number>,
+  out: Pick<PreparedData, "rejections" | "rejects" | "trailers">,
   preflightFailures: FileFailure[] | null,
 ): Promise<{ samples: Sample[]; fingerprint: DatasetFingerprint }> {
   let bytes: number;
@@ -91,16 +146,26 @@ async function loadSource(
     ...(config.chat_template ? { chatTemplate: true } : {}),
     maskPolicy: config.mask_policy,
     maxSeqLength: config.max_seq_length,
+    ...(config.truncation ? { truncation: config.truncation } : {}),
+    ...(config.lost_content ? { lostContent: config.lost_content } : {}),
   };
-  for await (const record of readRecords(src.path) as AsyncGenerator<SftRecord>) {
+  const read = readRecords(src.path, { allowNonAlternating: config.allow_non_alternating });
+  for await (const record of read as AsyncGenerator<SftRecord>) {
     records++;
     const result = tryTokenizeRecord(record, tokenizer, tokenizeOptions);
     if (!result.ok) {
       rejected++;
-      rejections[result.reason] = (rejections[result.reason] ?? 0) + 1;
+      out.rejections[result.kind] = (out.rejections[result.kind] ?? 0) + 1;
+      out.rejects.push({ file: src.path, id: result.id, kind: result.kind, reason: result.reason });
       continue;
     }
     if (result.sample.truncated) truncated++;
+    const trailer = result.sample.trimmedTrailer;
+    if (trailer) {
+      const t = out.trailers.get(trailer.text) ?? { tokens: trailer.tokens, samples: 0 };
+      t.samples++;
+      out.trailers.set(trailer.text, t);
+    }
     if (preflightFailures) {
       for (const f of checkSample(record, result.sample, tokenizer, tokenizeOptions))
         preflightFailures.push({ ...f, file: src.path });
@@ -154,7 +219,7 @@ function throwPreflight(failures: FileFailure[], tokenizer: TextTokenizer): neve
       .join(", ")}${ids.length > PREFLIGHT_SHOWN ? ", …" : ""}\n${lines.join("\n")}`,
     {
       where: { file: failures[0].file, field: "preflight" },
-      hint: "fix the records or the template (`sft data check` shows the same report), or set `preflight: false` to train anyway",
+      hint: `${counts.has("lost-content") ? `lost content: ${LOST_CONTENT_HINT.replace("--lost-content drop", "lost_content: drop (--lost-content drop)")}; otherwise ` : ""}fix the records or the template (\`sft data check\` shows the same report), or set \`preflight: false\` to train anyway`,
     },
   );
 }
@@ -165,7 +230,11 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
   const entries = config.datasets ?? [
     { path: config.data!, weight: 1 } as NonNullable<TrainConfig["datasets"]>[number],
   ];
-  const rejections: Record<string, number> = {};
+  const rejected: Pick<PreparedData, "rejections" | "rejects" | "trailers"> = {
+    rejections: {},
+    rejects: [],
+    trailers: new Map(),
+  };
   const fingerprints: DatasetFingerprint[] = [];
   const tasks: PreparedData["tasks"] = [];
   const evalSamples: Sample[] = [];
@@ -175,7 +244,7 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
       { path: entry.path, task, weight: entry.weight, template: entry.template, role: "train" },
       tokenizer,
       config,
-      rejections,
+      rejected,
       preflightFailures,
     );
     fingerprints.push(fingerprint);
@@ -193,7 +262,7 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
         { path: entry.eval_path, task, weight: 1, template: entry.template, role: "eval" },
         tokenizer,
         config,
-        rejections,
+        rejected,
         preflightFailures,
       );
       fingerprints.push(ev.fingerprint);
@@ -202,8 +271,10 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
     if (train.length === 0)
       throw new SftError("no usable training samples in this dataset", {
         where: { file: entry.path },
-        hint: `every record was rejected (${Object.entries(rejections)
-          .map(([r, n]) => `${n}× ${r}`)
+        hint: `every record was rejected (${rejected.rejects
+          .filter((r) => r.file === entry.path)
+          .slice(0, 3)
+          .map((r) => `record ${r.id}: ${r.reason}`)
           .join("; ")}); run \`sft data check\` on it`,
       });
     // several entries may share a task name: each keeps its own weight
@@ -214,7 +285,7 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
       { path: config.eval_data, task: undefined, weight: 1, template: undefined, role: "eval" },
       tokenizer,
       config,
-      rejections,
+      rejected,
       preflightFailures,
     );
     fingerprints.push(ev.fingerprint);
@@ -233,7 +304,7 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
     }
     if (preflightFailures.length > 0) throwPreflight(preflightFailures, tokenizer);
   }
-  return { tasks, evalSamples, fingerprints, rejections };
+  return { tasks, evalSamples, fingerprints, ...rejected };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,7 +14,13 @@ import { SftError } from "../errors.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import { acquireLock } from "../util/lock.js";
 import { listCheckpoints } from "./checkpoints.js";
-import { buildTrainingData, type DatasetFingerprint, prepareData } from "./data.js";
+import {
+  buildTrainingData,
+  type DatasetFingerprint,
+  dataSummary,
+  prepareData,
+  writeRejects,
+} from "./data.js";
 import { openTrainableModel } from "./engine-bridge.js";
 import { ProgressReporter } from "./progress.js";
 import { CONFIG_FILE, readRunConfig, STATE_FILE, writeRunConfig } from "./run-files.js";
@@ -108,13 +114,7 @@ async function runLocked(
       2,
     )}\n`,
   );
-  const rejectedTotal = Object.values(prepared.rejections).reduce((a, b) => a + b, 0);
-  if (rejectedTotal > 0)
-    progress.message(
-      `skipped ${rejectedTotal} records: ${Object.entries(prepared.rejections)
-        .map(([r, n]) => `${n}× ${r}`)
-        .join("; ")}`,
-    );
+  for (const line of dataSummary(prepared, writeRejects(runDir, prepared))) progress.message(line);
   const result = await runRecipe({
     config,
     runDir,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
@@ -52,4 +52,46 @@ test("validate: lists the first 10 bad rows and counts the rest; --json for mach
   });
   const h = run("validate", "--help");
   assert.match(h.stdout, /Examples:\n {2}\$ sft data validate train\.jsonl/);
+});
+
+test("validate and convert: an empty file is an error (0 rows), not all valid", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-cli-empty-"));
+  for (const [name, text] of [
+    ["empty.jsonl", ""],
+    ["empty.json", "[]\n"],
+  ]) {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    const r = run("validate", file);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, new RegExp(`^error: ${file}: 0 rows: the file holds no data`));
+    const j = run("validate", file, "--json");
+    assert.equal(j.code, 1);
+    assert.equal(JSON.parse(j.stdout).rows, 0);
+    const out = join(dir, `${name}.out.jsonl`);
+    const c = run("convert", "--in", file, "--out", out);
+    assert.equal(c.code, 1, c.stdout);
+    assert.match(c.stderr, /0 rows: the file holds no data, nothing to convert/);
+    assert.equal(existsSync(out), false);
+  }
+});
+
+test("validate: roles out of order fail with file:line and the fix; --allow-non-alternating accepts them", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-cli-order-"));
+  const file = join(dir, "order.jsonl");
+  writeFileSync(
+    file,
+    '{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]}\n',
+  );
+  const r = run("validate", file);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `${file}:1: messages\\[1\\]\\.role: two user turns in a row \\(messages 0 and 1\\): .*--allow-non-alternating`,
+    ),
+  );
+  const ok = run("validate", file, "--allow-non-alternating");
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, `${file}: 1 row, all valid (openai)\n`);
 });

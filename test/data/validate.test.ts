@@ -150,3 +150,40 @@ test("format detection failure and column mapping", async () => {
     { role: "assistant", content: "yo" },
   ]);
 });
+
+test("roles out of order are errors with file:line, the source field and the fix; allowNonAlternating accepts them", async () => {
+  const dir = tmp();
+  const path = jsonl(dir, "order.jsonl", [
+    '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}',
+    '{"messages": [{"role": "assistant", "content": "I start"}, {"role": "user", "content": "hm"}, {"role": "assistant", "content": "ok"}]}',
+    '{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]}',
+    '{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "assistant", "content": "c"}]}',
+    '{"messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "{}"}, {"role": "assistant", "content": "c"}]}',
+  ]);
+  const report = await validateFile(path, { from: "openai" });
+  assert.equal(report.valid, 1);
+  const fix =
+    "put the turns in user/assistant order (or fix the role names), or pass --allow-non-alternating (allow_non_alternating: true) for a template that supports it";
+  assert.deepEqual(
+    report.errors.map((e) => e.text),
+    [
+      `${path}:2: messages[0].role: the conversation starts with an assistant turn (message 0); the first turn after the system prompt must be the user's: ${fix}`,
+      `${path}:3: messages[2].role: two user turns in a row (messages 1 and 2): ${fix}`,
+      `${path}:4: messages[2].role: two assistant turns in a row (messages 1 and 2): ${fix}`,
+      `${path}:5: messages[1].role: a tool result (message 1) follows a user turn, not an assistant turn with tool calls: ${fix}`,
+    ],
+  );
+  const sharegpt = jsonl(dir, "sg.jsonl", [
+    '{"conversations": [{"from": "human", "value": "a"}, {"from": "human", "value": "b"}, {"from": "gpt", "value": "c"}]}',
+  ]);
+  const sg = await validateFile(sharegpt);
+  assert.equal(
+    sg.errors[0].text,
+    `${sharegpt}:1: conversations[1].from: two user turns in a row (messages 0 and 1): ${fix}`,
+  );
+  const allowed = await validateFile(path, { from: "openai", allowNonAlternating: true });
+  assert.equal(allowed.invalid, 0, JSON.stringify(allowed.errors));
+  // A lone assistant turn is plain text, not a conversation out of order.
+  const text = jsonl(dir, "text.jsonl", ['{"text": "Once upon a time."}']);
+  assert.equal((await validateFile(text)).valid, 1);
+});

@@ -23,6 +23,8 @@ export type Fault =
   | { kind: "429"; retryAfterS: number }
   | { kind: "500" }
   | { kind: "400" }
+  | { kind: "401" }
+  | { kind: "403" }
   | { kind: "hang" }
   | { kind: "malformed" }
   | { kind: "cut" };
@@ -178,6 +180,12 @@ function injectFault(fault: Fault, req: IncomingMessage, res: ServerResponse): v
       return;
     case "400":
       sendJson(res, 400, { error: { message: "bad request" } });
+      return;
+    case "401":
+      sendJson(res, 401, { error: { message: "Incorrect API key provided", type: "invalid_request_error" } });
+      return;
+    case "403":
+      sendJson(res, 403, { error: { message: "Project does not have access to model", type: "permission" } });
       return;
     case "hang":
       return; // never answers; the client's timeout must fire

@@ -277,3 +277,59 @@ test("the SQLite cache answers a repeated request without a second HTTP call", a
     await server.close();
   }
 });
+
+test("HTTP 401 and 403 stop at once with the key variable and the endpoint, never retried", async () => {
+  for (const kind of ["401", "403"] as const) {
+    const server = await startOpenAiServer({ fault: () => ({ kind }) });
+    try {
+      process.env.SFT_TEST_KEY_AUTH = "sk-wrong";
+      const be = new OpenAiBackend({
+        baseUrl: server.url,
+        model: "m",
+        apiKeyEnv: "SFT_TEST_KEY_AUTH",
+        retry: { maxRetries: 8, baseDelayMs: 1000, maxDelayMs: 60_000 },
+      });
+      const t0 = Date.now();
+      await assert.rejects(be.chat([{ role: "user", content: "x" }]), (e: unknown) => {
+        assert.ok(e instanceof SftError, String(e));
+        assert.equal(e.code, "E_LLM_AUTH");
+        const what = kind === "401" ? "rejected" : "is not allowed access with";
+        assert.match(
+          e.message,
+          new RegExp(`^HTTP ${kind} from ${server.url}: the server ${what} the API key in SFT_TEST_KEY_AUTH`),
+        );
+        assert.match(e.hint ?? "", /SFT_TEST_KEY_AUTH holds a valid key/);
+        assert.ok(!e.format().includes("sk-wrong"), "the key is never shown");
+        return true;
+      });
+      assert.equal(server.log.length, 1, "no retry");
+      assert.ok(Date.now() - t0 < 2000);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+test("connection refused: a few quick tries, then 'nothing listens at URL' (not minutes of backoff)", async () => {
+  // a port that was just open and is now closed
+  const server = await startOpenAiServer();
+  const url = server.url;
+  await server.close();
+  const retries: number[] = [];
+  const be = new OpenAiBackend({
+    baseUrl: url,
+    model: "m",
+    retry: { maxRetries: 8, baseDelayMs: 5000, maxDelayMs: 60_000 },
+    onRetry: (r) => retries.push(r.delayMs),
+  });
+  const t0 = Date.now();
+  await assert.rejects(be.chat([{ role: "user", content: "x" }]), (e: unknown) => {
+    assert.ok(e instanceof SftError, String(e));
+    assert.equal(e.code, "E_LLM_UNREACHABLE");
+    assert.equal(e.message, `nothing listens at ${url} (connection refused, 3 tries)`);
+    assert.equal(e.where.field, "llm.base_url");
+    return true;
+  });
+  assert.deepEqual(retries, [500, 500]);
+  assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
+});

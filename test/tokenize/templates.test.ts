@@ -256,7 +256,11 @@ describe("mask policies, train flags, truncation, rejection", () => {
   test("truncation keeps whole turns and is reported; a prompt that leaves no room is rejected", async () => {
     const tok = await loadTokenizer(tokenizerDir("qwen3"));
     const full = tokenizeRecord(conv, tok, { chatTemplate: true });
-    const s = tokenizeRecord(conv, tok, { chatTemplate: true, maxSeqLength: full.inputIds.length - 2 });
+    const s = tokenizeRecord(conv, tok, {
+      chatTemplate: true,
+      maxSeqLength: full.inputIds.length - 2,
+      truncation: "keep_whole_turns",
+    });
     assert.equal(s.truncated, true);
     assert.match(
       s.truncation ?? "",

@@ -31,10 +31,10 @@ test("token pieces keep split characters whole and carry the trained flag", asyn
     "威严🐉<|eot_id|>",
   );
   // This Llama 3 template writes an assistant header after the last turn even for training;
-  // it stays untrained.
+  // it is trimmed, so the sample ends with the trained end token.
   assert.ok(
     renderTerminal(s, tok, { color: false }).endsWith(
-      "<|start_header_id|>assistant<|end_header_id|>↵\n↵\n⟦威严🐉<|eot_id|>⟧<|start_header_id|>assistant<|end_header_id|>↵\n↵\n\n",
+      "<|start_header_id|>assistant<|end_header_id|>↵\n↵\n⟦威严🐉<|eot_id|>⟧\n",
     ),
   );
   const colored = renderTerminal(s, tok, { color: true });

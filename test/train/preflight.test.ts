@@ -4,13 +4,16 @@
  * `preflight: false` lets it train anyway.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { validateTrainConfig } from "../../src/config/train.js";
 import { SftError } from "../../src/errors.js";
+import { loadTokenizer } from "../../src/tokenize/tokenizer.js";
+import { dataSummary, prepareData } from "../../src/train/data.js";
 import { train } from "../../src/train/index.js";
-import { STORIES_GGUF, writeInstructionSet } from "./instruction-set.js";
+import { instructionRows, repoRoot, STORIES_GGUF, writeInstructionSet } from "./instruction-set.js";
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), "train-preflight-"));
@@ -67,4 +70,83 @@ test("clean data passes the pre-flight with packing on", async () => {
     { quiet: true },
   );
   assert.equal(r.globalStep, 2);
+});
+
+test("over-long samples are truncated by default; those with no room are listed in rejects.jsonl with a one-line summary", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "train-truncation-"));
+  const rows = instructionRows(8).map((r, i) =>
+    i < 2
+      ? { ...r, instruction: `${"Tell me a long story about the park. ".repeat(12)}${r.instruction}` }
+      : i < 5
+        ? { ...r, output: `${r.output} ${"The sun is big and the sky is blue. ".repeat(8)}` }
+        : r,
+  );
+  const data = join(dir, "train.json");
+  writeFileSync(data, JSON.stringify(rows));
+  let out = "";
+  const stdout = {
+    isTTY: false,
+    write: (s: string) => {
+      out += s;
+    },
+  };
+  const config = { ...base(dir, data, "alpaca", "run"), max_seq_length: 200 };
+  const r = await train(config, { stdout });
+  assert.equal(r.globalStep, 2);
+  const rejectsPath = join(dir, "run", "rejects.jsonl");
+  assert.match(
+    out,
+    new RegExp(
+      `^3 truncated, 2 rejected \\(2 too-long\\): see ${rejectsPath.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`,
+      "m",
+    ),
+  );
+  const rejects = readFileSync(rejectsPath, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(rejects.length, 2);
+  assert.equal(rejects[0].kind, "too-long");
+  assert.match(
+    rejects[0].reason,
+    /^the prompt before the first trained turn is \d+ tokens, not shorter than max_seq_length 200/,
+  );
+  assert.equal(rejects[0].file, data);
+});
+
+test("content a template loses stops the run in pre-flight; lost_content: drop sets those records aside in rejects.jsonl", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "train-lost-"));
+  const rows = JSON.parse(
+    readFileSync(join(repoRoot, "../shared/data/sft/glaive_toolcall_en_demo.json"), "utf8"),
+  ).slice(0, 4);
+  const data = join(dir, "glaive.json");
+  writeFileSync(data, JSON.stringify(rows));
+  const tokenizer = await loadTokenizer(join(repoRoot, "../shared/tokenizers/llama3"));
+  const config = validateTrainConfig({
+    model: STORIES_GGUF,
+    data,
+    output_dir: join(dir, "run"),
+    chat_template: true,
+  });
+  await assert.rejects(
+    () => prepareData(config, tokenizer),
+    (e: unknown) => {
+      assert.ok(e instanceof SftError, String(e));
+      assert.match(e.message, /^pre-flight failed for \d+ record\(s\) \(.*\d+× lost-content/);
+      assert.match(
+        e.message,
+        /lost-content: record \S+: the template drops content of this record: message 3: tool call "search_recipes"; meta\.tools: tool schema "search_recipes"/,
+      );
+      assert.match(e.hint ?? "", /lost_content: drop/);
+      return true;
+    },
+  );
+  const prepared = await prepareData({ ...config, lost_content: "drop" }, tokenizer);
+  assert.ok(prepared.rejects.length >= 1);
+  assert.ok(prepared.rejects.every((x) => x.kind === "lost-content"));
+  const kept = prepared.tasks[0].samples.length;
+  assert.equal(kept + prepared.rejects.length, 4);
+  assert.deepEqual(dataSummary(prepared, "run/rejects.jsonl").slice(0, 1), [
+    `0 truncated, ${prepared.rejects.length} rejected (${prepared.rejects.length} lost-content): see run/rejects.jsonl`,
+  ]);
 });

@@ -27,6 +27,8 @@ export interface ReadRecordsOptions {
   onReject?: (reject: Reject) => void;
   /** Told once which format the rows are read as. */
   onFormat?: (format: FormatName) => void;
+  /** Accept user/assistant/tool turns in any order (see RecordRules). */
+  allowNonAlternating?: boolean;
   fileType?: FileType;
 }
 
@@ -102,9 +104,12 @@ export async function* readConvertedRows(
           where: { file: item.file, line: item.line, field: fieldFromPath(issue.path, conv) },
         });
       }
-      const [problem] = recordProblems(parsed.data);
+      const [problem] = recordProblems(parsed.data, { allowNonAlternating: opts.allowNonAlternating });
       if (problem) {
-        const field = problem.message === undefined ? undefined : conv.fieldOf(problem.message);
+        let field = problem.message === undefined ? undefined : conv.fieldOf(problem.message);
+        // the role sits next to the content: `from` beside ShareGPT's `value`, `role` beside `content`
+        if (field && problem.field === "role")
+          field = field.replace(/\.value$/, ".from").replace(/\.content$/, ".role");
         throw new SftError(problem.problem, { where: { file: item.file, line: item.line, field } });
       }
       yield { record: parsed.data, item, format: format as FormatName };
