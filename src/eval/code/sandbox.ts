@@ -256,7 +256,6 @@ function newScratch(): string {
 function pickLauncher(key: string, probe: SandboxSpec): Launcher {
   const cached = launchers.get(key);
   if (cached) return cached;
-  sweepStaleScratch();
   const candidates: Launcher[] = [];
   const unshare = which("unshare");
   const prlimit = which("prlimit");
@@ -349,6 +348,7 @@ export async function runSandboxed(
 ): Promise<SandboxRun> {
   const launcher = pickLauncher(probe.key, probe.spec);
   installExitHook();
+  sweepStaleScratch();
   const scratch = newScratch();
   prepareScratch(scratch, launcher);
   const { cmd, args } = launcher.wrap(spec.argv(launcher.workDir(scratch)), spec, scratch);
