@@ -1,9 +1,10 @@
 /**
  * Line-oriented JSON reading for evaluation inputs (prompt files, response files, suites).
- * Every parse failure names the file and line. Blank lines are skipped.
+ * Every parse failure names the file and line; invalid UTF-8 is an error, as in
+ * `sft data validate` (decoding would silently turn it into U+FFFD). Blank lines are skipped.
  */
-import { createReadStream, existsSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { existsSync } from "node:fs";
+import { decodeLine, readByteLines } from "../../data/io/lines.js";
 import { SftError } from "../../errors.js";
 
 export interface JsonlRow {
@@ -15,10 +16,14 @@ export async function* readJsonlRows(file: string): AsyncGenerator<JsonlRow> {
   if (!existsSync(file)) {
     throw new SftError(`file not found: ${file}`, { where: { file }, hint: "check the path" });
   }
-  const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of lines) {
-    line++;
+  for await (const { bytes, line } of readByteLines(file)) {
+    const { text, invalidUtf8 } = decodeLine(bytes, line);
+    if (invalidUtf8) {
+      throw new SftError(invalidUtf8, {
+        where: { file, line },
+        hint: "save the file as UTF-8 (e.g. iconv -f LATIN1 -t UTF-8)",
+      });
+    }
     const trimmed = text.trim();
     if (trimmed === "") continue;
     let value: unknown;
