@@ -92,11 +92,14 @@ export function validateEvalConfig(
     }
     const tooLarge = result.data.k?.find((k) => k > result.data.samples);
     if (tooLarge !== undefined) {
-      throw new SftError(`pass@${tooLarge} needs at least ${tooLarge} samples per prompt (samples: ${result.data.samples})`, {
-        where: { file: source.file, line: source.lineOf?.(["k"]), field: "k" },
-        hint: `raise \`samples\` to ${tooLarge} or more, or drop ${tooLarge} from \`k\``,
-        code: "E_CONFIG",
-      });
+      throw new SftError(
+        `pass@${tooLarge} needs at least ${tooLarge} samples per prompt (samples: ${result.data.samples})`,
+        {
+          where: { file: source.file, line: source.lineOf?.(["k"]), field: "k" },
+          hint: `raise \`samples\` to ${tooLarge} or more, or drop ${tooLarge} from \`k\``,
+          code: "E_CONFIG",
+        },
+      );
     }
     return result.data;
   }

@@ -172,10 +172,13 @@ export class PrecomputedGenerator implements ResponseGenerator {
         });
       }
       if (typeof hit !== "string")
-        throw new SftError(`the prompt of sample "${r.id}" has different responses on lines ${hit.ambiguous.join(", ")}`, {
-          where: { file: this.file, line: hit.ambiguous[0] },
-          hint: "give the rows ids that match the suite's sample ids",
-        });
+        throw new SftError(
+          `the prompt of sample "${r.id}" has different responses on lines ${hit.ambiguous.join(", ")}`,
+          {
+            where: { file: this.file, line: hit.ambiguous[0] },
+            hint: "give the rows ids that match the suite's sample ids",
+          },
+        );
       return hit;
     });
   }

@@ -67,7 +67,12 @@ export interface PassAtKSummary {
   k: number[];
   seed: number;
   overall: { base: Record<string, number | null>; sft: Record<string, number | null> };
-  tasks: { task: string; problems: number; base: Record<string, number | null>; sft: Record<string, number | null> }[];
+  tasks: {
+    task: string;
+    problems: number;
+    base: Record<string, number | null>;
+    sft: Record<string, number | null>;
+  }[];
 }
 
 export interface ModelAggregate {
@@ -154,7 +159,9 @@ export interface CodeCheckSettings {
 }
 
 function checkerOptions(it: EvalItem, code: CodeCheckSettings): CheckerOptions {
-  return it.checker === "code" && code.python !== undefined ? { ...it.options, python: code.python } : it.options;
+  return it.checker === "code" && code.python !== undefined
+    ? { ...it.options, python: code.python }
+    : it.options;
 }
 
 export async function scoreModel(
@@ -330,14 +337,21 @@ async function countCorrectSamples(
   log(`generating ${extra.length} more samples (${n} per prompt) with ${gen.name}`);
   const responses = await gen.generate(extra);
   if (responses.length !== extra.length)
-    throw new SftError(`generator "${gen.name}" returned ${responses.length} responses for ${extra.length} prompts`);
+    throw new SftError(
+      `generator "${gen.name}" returned ${responses.length} responses for ${extra.length} prompts`,
+    );
   const counts = first.map((s) => (s.pass ? 1 : 0));
   for (let j = 0; j < extra.length; j++) {
     const i = j % items.length;
     const it = items[i];
     if (it.checker === "ifeval") {
       const r = scoreIfevalPrompt(
-        { key: it.id, prompt: it.prompt, instruction_id_list: it.ifeval!.instruction_id_list, kwargs: it.ifeval!.kwargs },
+        {
+          key: it.id,
+          prompt: it.prompt,
+          instruction_id_list: it.ifeval!.instruction_id_list,
+          kwargs: it.ifeval!.kwargs,
+        },
         responses[j],
         it.source,
       );
@@ -404,7 +418,9 @@ export async function runEvaluation(config: EvalConfig, opts: RunEvalOptions = {
   const ks = config.k ?? [1, 10].filter((k) => k <= n);
   const codeSettings: CodeCheckSettings = { python: config.python };
   if (n > 1 && config.generation.temperature === 0)
-    log(`samples: ${n} with temperature 0: generators that honour it return ${n} equal answers (pass@k = pass@1)`);
+    log(
+      `samples: ${n} with temperature 0: generators that honour it return ${n} equal answers (pass@k = pass@1)`,
+    );
   /** per model: for each item, how many of the n samples passed */
   const correct: Record<"base" | "sft", number[]> = { base: [], sft: [] };
   for (const which of ["base", "sft"] as const) {
@@ -425,7 +441,15 @@ export async function runEvaluation(config: EvalConfig, opts: RunEvalOptions = {
         samples: await scoreModel(items, responses, scorer, codeSettings),
       };
       if (n > 1) {
-        correct[which] = await countCorrectSamples(gen, items, requests, results[which].samples, n, codeSettings, log);
+        correct[which] = await countCorrectSamples(
+          gen,
+          items,
+          requests,
+          results[which].samples,
+          n,
+          codeSettings,
+          log,
+        );
       }
     } finally {
       await gen.close?.();

@@ -96,7 +96,12 @@ function formatOf(value: unknown): RowFormat {
   return "sftkit";
 }
 
-function notARow(format: string, error: z.ZodError, where: { file: string; line: number }, hint: string): SftError {
+function notARow(
+  format: string,
+  error: z.ZodError,
+  where: { file: string; line: number },
+  hint: string,
+): SftError {
   const { field, message } = describeIssue(error);
   return new SftError(`not a ${format} row: ${message}`, { where: { ...where, field }, hint });
 }
@@ -110,7 +115,12 @@ function publishedCodeItem(
   if (format === "humaneval") {
     const parsed = humanEvalRowSchema.safeParse(value);
     if (!parsed.success)
-      throw notARow("HumanEval", parsed.error, where, "a HumanEval row is {task_id, prompt, canonical_solution, test, entry_point}");
+      throw notARow(
+        "HumanEval",
+        parsed.error,
+        where,
+        "a HumanEval row is {task_id, prompt, canonical_solution, test, entry_point}",
+      );
     const r = parsed.data;
     return {
       id: String(r.task_id),
@@ -131,9 +141,16 @@ function publishedCodeItem(
   }
   const parsed = mbppRowSchema.safeParse(value);
   if (!parsed.success)
-    throw notARow("MBPP", parsed.error, where, "an MBPP row is {task_id, text, code, test_list, test_setup_code}");
+    throw notARow(
+      "MBPP",
+      parsed.error,
+      where,
+      "an MBPP row is {task_id, text, code, test_list, test_setup_code}",
+    );
   const r = parsed.data;
-  const entry = /^\s*assert\s+(?:not\s+)?\(?\s*(?:set\(|math\.isclose\()?\s*([A-Za-z_]\w*)\s*\(/.exec(r.test_list[0])?.[1];
+  const entry = /^\s*assert\s+(?:not\s+)?\(?\s*(?:set\(|math\.isclose\()?\s*([A-Za-z_]\w*)\s*\(/.exec(
+    r.test_list[0],
+  )?.[1];
   return {
     id: String(r.task_id),
     task: r.task ?? "mbpp",

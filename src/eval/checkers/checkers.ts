@@ -20,11 +20,11 @@
  */
 import AjvModule from "ajv";
 import { rougeL } from "../../data/text/rouge.js";
-import { sentenceBleu } from "../metrics/bleu.js";
-import { chrf } from "../metrics/chrf.js";
 import { type CodeLanguage, extractCode } from "../code/extract.js";
 import { runCodeTests } from "../code/run.js";
 import { isolationGaps } from "../code/sandbox.js";
+import { sentenceBleu } from "../metrics/bleu.js";
+import { chrf } from "../metrics/chrf.js";
 
 export const CHECKERS = [
   "exact",
@@ -292,7 +292,11 @@ export async function runChecker(
       const score = r.total ? Math.min(1, Math.max(0, r.passed / r.total)) : 0;
       const gaps = isolationGaps(r.isolation);
       return {
-        ...graded(score, o.threshold ?? 1, `${language}: ${r.passed}/${r.total} tests passed${r.error ? `; ${r.error}` : ""}`),
+        ...graded(
+          score,
+          o.threshold ?? 1,
+          `${language}: ${r.passed}/${r.total} tests passed${r.error ? `; ${r.error}` : ""}`,
+        ),
         ...(gaps.length ? { sandbox_gaps: gaps } : {}),
       };
     }

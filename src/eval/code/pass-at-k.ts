@@ -8,7 +8,15 @@
  * as null, never guessed.
  */
 export function passAtK(n: number, c: number, k: number): number | null {
-  if (!Number.isInteger(n) || !Number.isInteger(c) || !Number.isInteger(k) || n < 1 || k < 1 || c < 0 || c > n)
+  if (
+    !Number.isInteger(n) ||
+    !Number.isInteger(c) ||
+    !Number.isInteger(k) ||
+    n < 1 ||
+    k < 1 ||
+    c < 0 ||
+    c > n
+  )
     throw new RangeError(`pass@k needs integers 0 <= c <= n, n >= 1, k >= 1 (got n=${n}, c=${c}, k=${k})`);
   if (k > n) return null;
   if (n - c < k) return 1;

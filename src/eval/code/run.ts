@@ -120,8 +120,20 @@ export async function runCodeTests(
     } catch (e) {
       const first = (e as { errors?: { text: string }[] }).errors?.[0]?.text ?? (e as Error).message;
       // nothing ran: no isolation to report as missing
-      const isolation = { network: true, filesystem: true, killedWithParent: true, memory: true, processes: true };
-      return { passed: 0, total: tests.length, timedOut: false, error: `does not compile: ${first}`, isolation };
+      const isolation = {
+        network: true,
+        filesystem: true,
+        killedWithParent: true,
+        memory: true,
+        processes: true,
+      };
+      return {
+        passed: 0,
+        total: tests.length,
+        timedOut: false,
+        error: `does not compile: ${first}`,
+        isolation,
+      };
     }
     const base = {
       argv: jsArgv(memoryMb),

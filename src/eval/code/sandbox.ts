@@ -194,9 +194,7 @@ function limitsLauncher(tools: { prlimit: string; setpriv: string | null }): Lau
         ...(tools.setpriv ? ["--pdeathsig", "KILL", "--", tools.prlimit] : []),
         ...limitArgs(spec, drop),
         "--",
-        ...(drop
-          ? [tools.setpriv!, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"]
-          : []),
+        ...(drop ? [tools.setpriv!, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"] : []),
         ...argv,
       ];
       return { cmd: tools.setpriv ?? tools.prlimit, args };
@@ -207,7 +205,13 @@ function limitsLauncher(tools: { prlimit: string; setpriv: string | null }): Lau
 function plainLauncher(): Launcher {
   return {
     workDir: (scratch) => join(scratch, "work"),
-    isolation: { network: false, filesystem: false, killedWithParent: false, memory: false, processes: false },
+    isolation: {
+      network: false,
+      filesystem: false,
+      killedWithParent: false,
+      memory: false,
+      processes: false,
+    },
     wrap: (argv) => ({ cmd: argv[0], args: argv.slice(1) }),
   };
 }
@@ -261,7 +265,14 @@ function pickLauncher(key: string, probe: SandboxSpec): Launcher {
   const prlimit = which("prlimit");
   const setpriv = which("setpriv");
   const forced = process.env.SFT_SANDBOX;
-  if (process.platform === "linux" && forced !== "limits" && forced !== "none" && unshare && prlimit && setpriv)
+  if (
+    process.platform === "linux" &&
+    forced !== "limits" &&
+    forced !== "none" &&
+    unshare &&
+    prlimit &&
+    setpriv
+  )
     candidates.push(fullLauncher({ unshare, prlimit, setpriv }));
   if (process.platform === "linux" && forced !== "none" && prlimit)
     candidates.push(limitsLauncher({ prlimit, setpriv }));
@@ -277,7 +288,6 @@ function pickLauncher(key: string, probe: SandboxSpec): Launcher {
         env: sandboxEnv(),
         stdio: ["pipe", "pipe", "pipe"],
       });
-      if (process.env.SFT_SANDBOX_DEBUG) process.stderr.write(`sandbox probe ${r.status}: ${r.stderr}\n`);
       if (r.status === 0) {
         chosen = l;
         break;

@@ -6,7 +6,8 @@
 export type Verdict = { ok: true; passed: number; error: string } | { ok: false; reason: string };
 
 export function readVerdict(channel: Buffer, nonce: Buffer, total: number): Verdict {
-  if (channel.length === 0) return { ok: false, reason: "no result: the program ended before the tests finished" };
+  if (channel.length === 0)
+    return { ok: false, reason: "no result: the program ended before the tests finished" };
   if (channel.length < nonce.length + 4 || !channel.subarray(0, nonce.length).equals(nonce))
     return { ok: false, reason: "rejected: the result channel holds something the harness did not write" };
   const rest = channel.subarray(nonce.length).toString("utf8");

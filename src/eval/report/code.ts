@@ -11,7 +11,12 @@ export function passAtKBlock(r: EvalResult): string {
   const p = r.pass_at_k;
   if (!p) return "";
   const head = ["task", "problems", ...p.k.flatMap((k) => [`base pass@${k}`, `SFT pass@${k}`])];
-  const row = (name: string, problems: number, base: Record<string, number | null>, sft: Record<string, number | null>) =>
+  const row = (
+    name: string,
+    problems: number,
+    base: Record<string, number | null>,
+    sft: Record<string, number | null>,
+  ) =>
     `<tr><td>${esc(name)}</td><td>${problems}</td>${p.k
       .map((k) => `<td>${val(base[`pass@${k}`])}</td><td>${val(sft[`pass@${k}`])}</td>`)
       .join("")}</tr>`;

@@ -13,7 +13,10 @@ describe("code extraction", () => {
   it("the fence tag picks the language unless the row names one", () => {
     const answer = "Sure:\n```ts\nconst x: number = 1;\n```\n";
     assert.equal(extractCode(answer, { fallback: "javascript" }).language, "typescript");
-    assert.equal(extractCode(answer, { fallback: "javascript", language: "typescript" }).code, "const x: number = 1;");
+    assert.equal(
+      extractCode(answer, { fallback: "javascript", language: "typescript" }).code,
+      "const x: number = 1;",
+    );
     assert.equal(extractCode("```py\nx = 1\n```", { fallback: "javascript" }).language, "python");
   });
 
@@ -31,11 +34,15 @@ describe("code extraction", () => {
   });
 
   it("without an entry point the longest block wins; blocks of another language are ignored", () => {
-    const answer = "```bash\npip install x\n```\n```python\nx = 1\n```\n```python\ndef f():\n    return 2\n```";
+    const answer =
+      "```bash\npip install x\n```\n```python\nx = 1\n```\n```python\ndef f():\n    return 2\n```";
     assert.equal(extractCode(answer, { fallback: "python" }).code, "def f():\n    return 2");
   });
 
   it("an unterminated fence (cut at max_tokens) runs to the end", () => {
-    assert.equal(extractCode("```js\nfunction f() { return 1; }\n", { fallback: "python" }).code, "function f() { return 1; }\n");
+    assert.equal(
+      extractCode("```js\nfunction f() { return 1; }\n", { fallback: "python" }).code,
+      "function f() { return 1; }\n",
+    );
   });
 });

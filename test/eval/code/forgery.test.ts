@@ -18,7 +18,12 @@ async function scoreJs(answer: string) {
   return runChecker("code", answer, { tests: jsTests, language: "javascript", timeout_ms: 3000 });
 }
 async function scorePy(answer: string) {
-  return runChecker("code", answer, { tests: pyTests, language: "python", timeout_ms: 3000, python: TEST_PYTHON });
+  return runChecker("code", answer, {
+    tests: pyTests,
+    language: "python",
+    timeout_ms: 3000,
+    python: TEST_PYTHON,
+  });
 }
 
 describe("code verdict channel", () => {
@@ -41,7 +46,9 @@ describe("code checker forgeries: JavaScript", () => {
   });
 
   it("printing the old result marker and exiting 0 scores 0", async () => {
-    const r = await scoreJs(`function add() { return 0; }\nconsole.log(${JSON.stringify(OLD_MARK)}); process.exit(0);`);
+    const r = await scoreJs(
+      `function add() { return 0; }\nconsole.log(${JSON.stringify(OLD_MARK)}); process.exit(0);`,
+    );
     assert.equal(r.score, 0);
     assert.match(r.detail ?? "", /no result/);
   });

@@ -17,7 +17,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const humanEval = [
   {
     task_id: "Mini/0",
-    prompt: 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b.\n    >>> add(2, 3)\n    5\n    """\n',
+    prompt:
+      'def add(a: int, b: int) -> int:\n    """Return the sum of a and b.\n    >>> add(2, 3)\n    5\n    """\n',
     canonical_solution: "    return a + b\n",
     test: "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-4, 4) == 0\n    assert candidate(10, -3) == 7\n",
     entry_point: "add",
@@ -35,7 +36,8 @@ const humanEval = [
   },
   {
     task_id: "Mini/2",
-    prompt: 'def is_palindrome(text: str) -> bool:\n    """Whether text reads the same backwards, ignoring case.\n    >>> is_palindrome("Anna")\n    True\n    """\n',
+    prompt:
+      'def is_palindrome(text: str) -> bool:\n    """Whether text reads the same backwards, ignoring case.\n    >>> is_palindrome("Anna")\n    True\n    """\n',
     canonical_solution: "    t = text.lower()\n    return t == t[::-1]\n",
     test: "def check(candidate):\n    assert candidate('Anna')\n    assert candidate('')\n    assert not candidate('abc')\n    assert candidate('No on')\n",
     entry_point: "is_palindrome",
@@ -43,7 +45,8 @@ const humanEval = [
   },
   {
     task_id: "Mini/3",
-    prompt: 'def count_vowels(s: str) -> int:\n    """How many of the characters of s are vowels (aeiou, any case)."""\n',
+    prompt:
+      'def count_vowels(s: str) -> int:\n    """How many of the characters of s are vowels (aeiou, any case)."""\n',
     canonical_solution: "    return sum(1 for c in s.lower() if c in 'aeiou')\n",
     test: "def check(candidate):\n    assert candidate('hello') == 2\n    assert candidate('AEIOU xyz') == 5\n    assert candidate('') == 0\n",
     entry_point: "count_vowels",
@@ -86,13 +89,25 @@ async function score(items: EvalItem[], answers: string[]) {
 
 describe("HumanEval and MBPP suites", { skip: skipWithoutPython }, () => {
   it("HumanEval rows: canonical completions pass, as raw continuations and as fenced chat answers", async () => {
-    const items = await readSuite(writeJsonl("he.jsonl", humanEval.map(({ broken: _b, ...r }) => r)));
+    const items = await readSuite(
+      writeJsonl(
+        "he.jsonl",
+        humanEval.map(({ broken: _b, ...r }) => r),
+      ),
+    );
     assert.deepEqual(
       items.map((i) => [i.id, i.task, i.checker, i.options.language]),
       humanEval.map((r) => [r.task_id, "humaneval", "code", "python"]),
     );
-    const raw = await score(items, humanEval.map((r) => r.canonical_solution));
-    assert.deepEqual(raw.map((s) => s.score), [1, 1, 1, 1], raw.map((s) => s.detail).join(" | "));
+    const raw = await score(
+      items,
+      humanEval.map((r) => r.canonical_solution),
+    );
+    assert.deepEqual(
+      raw.map((s) => s.score),
+      [1, 1, 1, 1],
+      raw.map((s) => s.detail).join(" | "),
+    );
     // a chat answer: the whole function in a fence, then a usage example in a second fence
     const chat = await score(
       items,
@@ -101,23 +116,53 @@ describe("HumanEval and MBPP suites", { skip: skipWithoutPython }, () => {
           `Here it is:\n\n\`\`\`python\n${r.prompt}${r.canonical_solution}\`\`\`\n\nExample:\n\`\`\`python\nprint(${r.entry_point}(input()))\n\`\`\``,
       ),
     );
-    assert.deepEqual(chat.map((s) => s.score), [1, 1, 1, 1], chat.map((s) => s.detail).join(" | "));
+    assert.deepEqual(
+      chat.map((s) => s.score),
+      [1, 1, 1, 1],
+      chat.map((s) => s.detail).join(" | "),
+    );
   });
 
   it("HumanEval rows: broken variants fail", async () => {
-    const items = await readSuite(writeJsonl("he2.jsonl", humanEval.map(({ broken: _b, ...r }) => r)));
-    const broken = await score(items, humanEval.map((r) => r.broken));
-    assert.deepEqual(broken.map((s) => [s.score, s.pass]), humanEval.map(() => [0, false]));
+    const items = await readSuite(
+      writeJsonl(
+        "he2.jsonl",
+        humanEval.map(({ broken: _b, ...r }) => r),
+      ),
+    );
+    const broken = await score(
+      items,
+      humanEval.map((r) => r.broken),
+    );
+    assert.deepEqual(
+      broken.map((s) => [s.score, s.pass]),
+      humanEval.map(() => [0, false]),
+    );
     assert.match(broken[0].detail ?? "", /AssertionError/);
   });
 
   it("MBPP rows: canonical code passes (with test_setup_code), broken code fails per test", async () => {
-    const items = await readSuite(writeJsonl("mbpp.jsonl", mbpp.map(({ broken: _b, ...r }) => r)));
+    const items = await readSuite(
+      writeJsonl(
+        "mbpp.jsonl",
+        mbpp.map(({ broken: _b, ...r }) => r),
+      ),
+    );
     assert.equal(items[0].prompt.includes("assert second_smallest([4, 1, 3, 1]) == 3"), true);
     assert.equal(items[0].options.entry_point, "second_smallest");
-    const ok = await score(items, mbpp.map((r) => `\`\`\`python\n${r.code}\n\`\`\``));
-    assert.deepEqual(ok.map((s) => s.score), [1, 1], ok.map((s) => s.detail).join(" | "));
-    const bad = await score(items, mbpp.map((r) => r.broken));
+    const ok = await score(
+      items,
+      mbpp.map((r) => `\`\`\`python\n${r.code}\n\`\`\``),
+    );
+    assert.deepEqual(
+      ok.map((s) => s.score),
+      [1, 1],
+      ok.map((s) => s.detail).join(" | "),
+    );
+    const bad = await score(
+      items,
+      mbpp.map((r) => r.broken),
+    );
     assert.equal(bad[0].score, 1 / 3); // [4,1,3,1] → 1 ≠ 3; [2,2] → 2 is not None; [-2,0,5] → 0 passes
     assert.equal(bad[1].score, 0); // split(' ') gives 4 words for 'a b  c' and 1 for ''
     assert.match(bad[1].detail ?? "", /python: 0\/2 tests passed; AssertionError/);
@@ -125,7 +170,12 @@ describe("HumanEval and MBPP suites", { skip: skipWithoutPython }, () => {
   });
 
   it("hostile HumanEval answers are contained and scored 0 with the reason", async () => {
-    const items = await readSuite(writeJsonl("he3.jsonl", [humanEval[0]].map(({ broken: _b, ...r }) => r)));
+    const items = await readSuite(
+      writeJsonl(
+        "he3.jsonl",
+        [humanEval[0]].map(({ broken: _b, ...r }) => r),
+      ),
+    );
     const victim = join(dir, "victim.txt");
     writeFileSync(victim, "keep");
     const hostile = [
@@ -150,7 +200,14 @@ describe("HumanEval and MBPP suites", { skip: skipWithoutPython }, () => {
 describe("sftkit code rows in JavaScript and TypeScript", () => {
   it("the row's language or the fence tag chooses the runner; TypeScript is transpiled", async () => {
     const rows = [
-      { id: "ts", instruction: "add", task: "code", checker: "code", language: "typescript", tests: ["assert.equal(add(2, 3), 5)"] },
+      {
+        id: "ts",
+        instruction: "add",
+        task: "code",
+        checker: "code",
+        language: "typescript",
+        tests: ["assert.equal(add(2, 3), 5)"],
+      },
       { id: "tag", instruction: "add", task: "code", checker: "code", tests: ["assert.equal(add(2, 3), 5)"] },
       { id: "esm", instruction: "add", task: "code", checker: "code", tests: ["assert.equal(add(2, 3), 5)"] },
     ];
@@ -160,9 +217,15 @@ describe("sftkit code rows in JavaScript and TypeScript", () => {
       "```typescript\ninterface P { a: number }\nconst add = (a: number, b: number): number => a + b;\n```",
       "```js\nexport default function add(a, b) { return a + b; }\nexport { add };\n```",
     ]);
-    assert.deepEqual(out.map((s) => s.score), [1, 1, 1], out.map((s) => s.detail).join(" | "));
+    assert.deepEqual(
+      out.map((s) => s.score),
+      [1, 1, 1],
+      out.map((s) => s.detail).join(" | "),
+    );
     assert.match(out[1].detail ?? "", /^typescript:/);
-    const wrong = await score(items.slice(0, 1), ["export function add(a: number, b: number): number { return a * b; }"]);
+    const wrong = await score(items.slice(0, 1), [
+      "export function add(a: number, b: number): number { return a * b; }",
+    ]);
     assert.equal(wrong[0].score, 0);
     const bad = await score(items.slice(0, 1), ["function add(a: number, b: number): number {"]);
     assert.match(bad[0].detail ?? "", /does not compile/);

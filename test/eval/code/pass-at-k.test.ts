@@ -30,7 +30,8 @@ describe("pass@k (Chen et al. 2021)", () => {
     for (let n = 1; n <= 25; n++)
       for (let c = 0; c <= n; c++) {
         assert.ok(Math.abs(passAtK(n, c, 1)! - c / n) < 1e-12);
-        for (const k of [2, 5, 10]) if (k <= n) assert.ok(Math.abs(passAtK(n, c, k)! - exact(n, c, k)) < 1e-9);
+        for (const k of [2, 5, 10])
+          if (k <= n) assert.ok(Math.abs(passAtK(n, c, k)! - exact(n, c, k)) < 1e-9);
       }
   });
 

@@ -77,21 +77,27 @@ const alive = (pid: number) => {
 
 describe("code sandbox: JavaScript escapes", () => {
   it("reading a file outside the working directory fails", async () => {
-    const r = await run("javascript", `const s = require("node:fs").readFileSync(${JSON.stringify(secretFile)}, "utf8");`, [
-      "assert.equal(1, 1)",
-    ]);
+    const r = await run(
+      "javascript",
+      `const s = require("node:fs").readFileSync(${JSON.stringify(secretFile)}, "utf8");`,
+      ["assert.equal(1, 1)"],
+    );
     assertContained(r, /ERR_ACCESS_DENIED|denied|restricted/i);
   });
 
   it("writing a file outside the working directory fails and leaves nothing", async () => {
     const target = join(outside, "written-by-js.txt");
-    const r = await run("javascript", `require("node:fs").writeFileSync(${JSON.stringify(target)}, "x");`, ["assert.ok(true)"]);
+    const r = await run("javascript", `require("node:fs").writeFileSync(${JSON.stringify(target)}, "x");`, [
+      "assert.ok(true)",
+    ]);
     assertContained(r, /ERR_ACCESS_DENIED|denied|restricted/i);
     assert.equal(existsSync(target), false);
   });
 
   it("spawning a process fails", async () => {
-    const r = await run("javascript", `require("node:child_process").execSync("echo hi");`, ["assert.ok(true)"]);
+    const r = await run("javascript", `require("node:child_process").execSync("echo hi");`, [
+      "assert.ok(true)",
+    ]);
     assertContained(r, /ERR_ACCESS_DENIED|denied|restricted/i);
   });
 
@@ -109,7 +115,9 @@ describe("code sandbox: JavaScript escapes", () => {
   });
 
   it("allocating 1 GB of native buffers fails", async () => {
-    const r = await run("javascript", "const b = Buffer.alloc(1024 * 1024 * 1024, 1);", ["assert.equal(b.length, 1 << 30)"]);
+    const r = await run("javascript", "const b = Buffer.alloc(1024 * 1024 * 1024, 1);", [
+      "assert.equal(b.length, 1 << 30)",
+    ]);
     assertContained(r, /memory|allocation failed|RangeError/i);
   });
 
@@ -125,7 +133,9 @@ describe("code sandbox: JavaScript escapes", () => {
     process.env.SFT_SANDBOX = "limits";
     resetSandboxProbe();
     try {
-      const r = await run("javascript", "function add(a, b) { return a + b; }", ["assert.equal(add(1, 2), 3)"]);
+      const r = await run("javascript", "function add(a, b) { return a + b; }", [
+        "assert.equal(add(1, 2), 3)",
+      ]);
       assert.equal(r.passed, 1);
       assert.ok(isolationGaps(r.isolation).includes("network not isolated"));
     } finally {
@@ -137,7 +147,9 @@ describe("code sandbox: JavaScript escapes", () => {
 
 describe("code sandbox: Python escapes", { skip: skipWithoutPython }, () => {
   it("reading a file outside the working directory fails", async () => {
-    const r = await run("python", `secret = open(${JSON.stringify(secretFile)}).read()`, ["assert secret == 'the secret'"]);
+    const r = await run("python", `secret = open(${JSON.stringify(secretFile)}).read()`, [
+      "assert secret == 'the secret'",
+    ]);
     if (r.isolation.filesystem) assertContained(r, /FileNotFoundError|PermissionError/);
     else assert.ok(isolationGaps(r.isolation).some((g) => g.startsWith("filesystem")));
   });
@@ -180,9 +192,11 @@ describe("code sandbox: Python escapes", { skip: skipWithoutPython }, () => {
   });
 
   it("spawning programs is refused", async () => {
-    const r = await run("python", `import subprocess\nout = subprocess.run(["/bin/echo", "hi"], capture_output=True).stdout`, [
-      "assert out == b'hi\\n'",
-    ]);
+    const r = await run(
+      "python",
+      `import subprocess\nout = subprocess.run(["/bin/echo", "hi"], capture_output=True).stdout`,
+      ["assert out == b'hi\\n'"],
+    );
     assertContained(r, /PermissionError|not allowed/);
   });
 
@@ -235,7 +249,9 @@ process.stdout.write("started\\n");
 await runCodeTests(${JSON.stringify(language)}, "${loop}", ["assert True"], { timeoutMs: 60000, python: ${JSON.stringify(TEST_PYTHON)} });
 `,
       );
-      const parent = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "inherit"] });
+      const parent = spawn(process.execPath, ["--import", "tsx", script], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       try {
         let kids: number[] = [];
         const deadline = Date.now() + 20_000;
@@ -245,7 +261,9 @@ await runCodeTests(${JSON.stringify(language)}, "${loop}", ["assert True"], { ti
           const interp = kids.filter((p) => {
             try {
               const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8");
-              return language === "python" ? /python/.test(cmd) && !/-c/.test(cmd) : /experimental-permission/.test(cmd);
+              return language === "python"
+                ? /python/.test(cmd) && !/-c/.test(cmd)
+                : /experimental-permission/.test(cmd);
             } catch {
               return false;
             }
