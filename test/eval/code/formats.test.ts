@@ -169,7 +169,7 @@ describe("HumanEval and MBPP suites", { skip: skipWithoutPython }, () => {
     assert.equal(bad[0].pass, false);
   });
 
-  it("hostile HumanEval answers are contained and scored 0 with the reason", async () => {
+  it("hostile HumanEval answers are contained and scored 0 with the reason", async (t) => {
     const items = await readSuite(
       writeJsonl(
         "he3.jsonl",
@@ -184,6 +184,11 @@ describe("HumanEval and MBPP suites", { skip: skipWithoutPython }, () => {
       "    import os\n    while True:\n        os.fork()\n",
       "    while True:\n        pass\n",
     ];
+    const [probe] = await score(items, [humanEval[0].canonical_solution]);
+    if (probe.sandbox_gaps?.length)
+      return t.skip(
+        `this machine's sandbox has gaps (${probe.sandbox_gaps.join("; ")}): hostile answers not run`,
+      );
     for (const answer of hostile) {
       const [r] = await score(
         items.map((i) => ({ ...i, options: { ...i.options, timeout_ms: 1500 } })),
