@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { loadCheckpoint } from "../engine/checkpoint/hf.js";
 import { nativeInfo } from "../engine/kernels/native.js";
 import { createModel } from "../engine/model.js";
+import { familyOf } from "../engine/models/registry.js";
 import { adamwStep, OptimizerState } from "../engine/params.js";
 import { SftError } from "../errors.js";
 import { Rng } from "../util/rng.js";
@@ -58,8 +59,9 @@ export function benchTrain(f: BenchFlags): BenchTrainResult {
   const warmup = count("--warmup", f.warmup, 1, 0);
   const loraR = count("--lora-r", f.loraR, 0, 0);
   const { config, tensors } = loadCheckpoint(f.model);
-  if (config.architecture === "gpt2" && T > config.maxPositionEmbeddings) {
-    throw new SftError(`--seq-len ${T} exceeds the model's ${config.maxPositionEmbeddings} positions`, {
+  const maxPositions = familyOf(config).maxPositions(config);
+  if (maxPositions !== null && T > maxPositions) {
+    throw new SftError(`--seq-len ${T} exceeds the model's ${maxPositions} positions`, {
       where: { field: "--seq-len" },
     });
   }

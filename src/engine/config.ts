@@ -1,8 +1,11 @@
 /**
  * The engine's normalized model configuration. Hugging Face `config.json` files and GGUF
  * metadata are both converted into this shape (see engine/checkpoint); models read only this.
+ * `architecture` names the model family (models/<family>/), which gives every difference
+ * between families; the other fields are the union of what the families need.
  */
-export type Architecture = "llama" | "gpt2";
+/** A model family's id ("llama", "gpt2"): one of the families in models/registry.ts. */
+export type Architecture = string;
 
 export interface RopeScaling {
   /** "linear" | "dynamic" | "llama3" | "yarn" … as in HF `rope_scaling.rope_type`. */

@@ -6,20 +6,12 @@
  */
 import { SftError } from "../errors.js";
 import type { Rng } from "../util/rng.js";
-import type { Architecture, ModelConfig } from "./config.js";
+import type { ModelConfig } from "./config.js";
 import type { FloatArray } from "./kernels/types.js";
+import { familyOf } from "./models/registry.js";
 
-/** Linear layers LoRA may wrap, per architecture (PEFT `target_modules` names). */
-export const LORA_TARGETS: Record<Architecture, readonly string[]> = {
-  llama: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-  gpt2: ["c_attn", "c_proj", "c_fc"],
-};
-
-/** Targets used when none are given: attention projections, as PEFT's defaults do. */
-export const DEFAULT_LORA_TARGETS: Record<Architecture, readonly string[]> = {
-  llama: ["q_proj", "v_proj"],
-  gpt2: ["c_attn"],
-};
+/** The targets LoRA may wrap, and the defaults, per family id (each family's `lora` field). */
+export { DEFAULT_LORA_TARGETS, LORA_TARGETS } from "./models/registry.js";
 
 export interface LoraOptions {
   /** Rank r (>= 1). */
@@ -77,10 +69,11 @@ export function resolveLora(opts: LoraOptions, config: ModelConfig): ResolvedLor
       hint: "use e.g. 0.05",
     });
   }
-  const allowed = LORA_TARGETS[config.architecture];
+  const family = familyOf(config);
+  const allowed = family.lora.targets;
   // PEFT also accepts "all-linear" and dotted module paths ("self_attn.q_proj"); both are
-  // reduced to the module names above.
-  const requested = opts.targets ?? DEFAULT_LORA_TARGETS[config.architecture];
+  // reduced to the family's module names.
+  const requested = opts.targets ?? family.lora.defaultTargets;
   const targets = requested.includes("all-linear")
     ? [...allowed]
     : [...new Set(requested.map((t) => t.split(".").pop() ?? t))];

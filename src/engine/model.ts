@@ -1,5 +1,5 @@
 /**
- * The engine's model API: build a Llama-family or GPT-2 model from a ModelConfig (and HF
+ * The engine's model API: build a model of any registered family from a ModelConfig (and HF
  * weights, or random ones), optionally with LoRA, and run forward/backward over token
  * batches. Parameters carry Hugging Face names (PEFT names for LoRA tensors); the trainer
  * reads `trainableParameters()` and steps them with the optimizer in params.ts.
@@ -17,10 +17,11 @@ import {
   type Batch,
   type ForwardBackwardOptions,
   type LossResult,
+  type RuntimeOptions,
   TransformerRuntime,
 } from "./models/transformer.js";
 import type { KVCache } from "./models/types.js";
-import type { DType, Param, ParamStore } from "./params.js";
+import type { DType, Param } from "./params.js";
 import type { Tensor, TensorMap } from "./tensor.js";
 
 export type { Batch, ForwardBackwardOptions, KVCache, LossResult };
@@ -42,110 +43,78 @@ export interface CreateModelOptions {
   logitsChunkElements?: number;
 }
 
-export class Model {
-  readonly config: ModelConfig;
+function runtimeOptions(config: ModelConfig, opts: CreateModelOptions): RuntimeOptions {
+  const dtype = opts.dtype ?? "float32";
+  const kernels = opts.kernels ?? (dtype === "float64" ? referenceKernels : getKernels());
+  if (dtype === "float64" && kernels.name === "native") {
+    throw new SftError("the native kernels are float32 only", {
+      where: { field: "dtype" },
+      hint: "use dtype float64 with the reference kernels",
+    });
+  }
+  const lora = opts.lora ? resolveLora(opts.lora, config) : null;
+  return {
+    dtype,
+    kernels,
+    lora,
+    gradientCheckpointing: opts.gradientCheckpointing ?? false,
+    frozenBf16: (opts.frozenBf16 ?? false) && lora !== null,
+    logitsChunkElements: opts.logitsChunkElements ?? null,
+    seed: opts.seed ?? 0,
+  };
+}
+
+/**
+ * The shared transformer runtime (forward/backward, logits, KV-cache decoding: see
+ * models/transformer.ts) with its weights filled in, plus the views of its parameters
+ * that checkpoints are written from (HF, PEFT and merged state dicts).
+ */
+export class Model extends TransformerRuntime {
   readonly lora: ResolvedLora | null;
-  private readonly rt: TransformerRuntime;
 
   constructor(config: ModelConfig, tensors: TensorMap | null, opts: CreateModelOptions = {}) {
-    const dtype = opts.dtype ?? "float32";
-    const kernels = opts.kernels ?? (dtype === "float64" ? referenceKernels : getKernels());
-    if (dtype === "float64" && kernels.name === "native") {
-      throw new SftError("the native kernels are float32 only", {
-        where: { field: "dtype" },
-        hint: "use dtype float64 with the reference kernels",
-      });
-    }
-    this.config = config;
-    this.lora = opts.lora ? resolveLora(opts.lora, config) : null;
-    const seed = opts.seed ?? 0;
-    this.rt = new TransformerRuntime(config, {
-      dtype,
-      kernels,
-      lora: this.lora,
-      gradientCheckpointing: opts.gradientCheckpointing ?? false,
-      frozenBf16: (opts.frozenBf16 ?? false) && this.lora !== null,
-      logitsChunkElements: opts.logitsChunkElements ?? null,
-      seed,
-    });
+    super(config, runtimeOptions(config, opts));
+    this.lora = this.opts.lora;
     // An empty map is what loading a bare config.json gives: random weights.
-    if (tensors && tensors.size > 0) this.rt.loadWeights(tensors);
-    else this.rt.initRandom(seed);
-    this.rt.initLora(seed);
+    if (tensors && tensors.size > 0) this.loadWeights(tensors);
+    else this.initRandom(this.opts.seed);
+    this.initLora(this.opts.seed);
   }
 
   get dtype(): DType {
-    return this.rt.opts.dtype;
-  }
-
-  get kernels(): Kernels {
-    return this.rt.kernels;
-  }
-
-  /** The parameter/gradient buffers (for the optimizer and gradient clipping). */
-  get store(): ParamStore {
-    return this.rt.store;
+    return this.opts.dtype;
   }
 
   /** Number of parameters (all) and of trainable ones. */
   get numParameters(): number {
-    return this.rt.store.numel;
+    return this.store.numel;
   }
 
   get numTrainableParameters(): number {
-    return this.rt.store.trainableNumel;
-  }
-
-  /**
-   * Forward + backward; gradients ACCUMULATE (call zeroGrad before each optimizer step's
-   * first micro-batch). Loss = summed token cross-entropy / lossDenominator (default the
-   * batch's trained-token count). Pass the whole step's token count as lossDenominator to
-   * every micro-batch so that accumulated gradients equal one big batch's.
-   */
-  forwardBackward(batch: Batch, opts: ForwardBackwardOptions = {}): LossResult {
-    return this.rt.forwardBackward(batch, opts);
-  }
-
-  /** Loss only, no gradients, no dropout. */
-  forward(batch: Batch, opts: { lossDenominator?: number } = {}): LossResult {
-    return this.rt.forward(batch, opts);
-  }
-
-  /** Logits [B*T, V], or [B, V] for each row's last position with lastOnly. */
-  logits(batch: Batch, opts: { lastOnly?: boolean } = {}): Float32Array {
-    return this.rt.logits(batch, opts);
-  }
-
-  /** KV cache for incremental decoding of B rows up to `capacity` positions. */
-  createKVCache(B: number, capacity: number): KVCache {
-    return this.rt.createKVCache(B, capacity);
-  }
-
-  /** Appends ids [B*Tnew] to the cache and returns each row's next-token logits [B, V]. */
-  decodeStep(cache: KVCache, ids: Int32Array): Float32Array {
-    return this.rt.decodeStep(cache, ids);
+    return this.store.trainableNumel;
   }
 
   /** Every tensor that gets a gradient: HF names, or PEFT names with LoRA. */
   trainableParameters(): Param[] {
-    return this.rt.store.trainable();
+    return this.store.trainable();
   }
 
   /** Every tensor of the model (frozen ones have grad null). */
   parameters(): Param[] {
-    return this.rt.store.params;
+    return this.store.params;
   }
 
+  /** Zeroes every gradient (call before each optimizer step's first micro-batch). */
   zeroGrad(): void {
-    this.rt.store.zeroGrad();
+    this.store.zeroGrad();
   }
 
   /** Base weights as float32 copies under HF names (tied output projection omitted, as HF saves). */
   stateDict(): TensorMap {
     const out: TensorMap = new Map();
-    for (const p of this.rt.store.params) {
+    for (const p of this.store.params) {
       if (p.name.includes(".lora_")) continue;
-      out.set(p.name, { shape: [...p.shape], data: this.rt.store.values(p) });
+      out.set(p.name, { shape: [...p.shape], data: this.store.values(p) });
     }
     return out;
   }
@@ -153,8 +122,8 @@ export class Model {
   /** LoRA tensors as float32 copies under PEFT names (empty without LoRA). */
   loraStateDict(): TensorMap {
     const out: TensorMap = new Map();
-    for (const p of this.rt.store.params) {
-      if (p.name.includes(".lora_")) out.set(p.name, { shape: [...p.shape], data: this.rt.store.values(p) });
+    for (const p of this.store.params) {
+      if (p.name.includes(".lora_")) out.set(p.name, { shape: [...p.shape], data: this.store.values(p) });
     }
     return out;
   }
@@ -162,7 +131,7 @@ export class Model {
   /** Base weights with every LoRA update folded in: W + scaling · B A (HF names, float32). */
   mergedStateDict(): TensorMap {
     const out = this.stateDict();
-    for (const lin of this.rt.loraModules) {
+    for (const lin of this.loraModules) {
       const lora = lin.lora!;
       const w = out.get(`${lin.path}.weight`) as Tensor;
       addLoraDelta(
@@ -185,17 +154,7 @@ export class Model {
         hint: "create the model with the adapter's LoRA options",
       });
     }
-    this.rt.loadLoraWeights(tensors, source);
-  }
-
-  /** Frees cached activation buffers (they are rebuilt on the next call). */
-  releaseActivations(): void {
-    this.rt.releaseActivations();
-  }
-
-  /** The runtime, for layer-level tests and tools. */
-  get runtime(): TransformerRuntime {
-    return this.rt;
+    this.loadLoraWeights(tensors, source);
   }
 }
 

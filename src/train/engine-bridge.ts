@@ -12,6 +12,7 @@ import { readPeftAdapter, writePeftAdapter } from "../engine/checkpoint/peft.js"
 import type { ModelConfig } from "../engine/config.js";
 import { LORA_TARGETS, type LoraOptions } from "../engine/lora.js";
 import { createModel, type Model } from "../engine/model.js";
+import { familyOf } from "../engine/models/registry.js";
 import type { ParamStore } from "../engine/params.js";
 import { SftError } from "../errors.js";
 import { loadTokenizer, type TextTokenizer } from "../tokenize/tokenizer.js";
@@ -156,7 +157,7 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
             targetModules: model.lora.targets,
             baseModelNameOrPath: resolve(config.model),
             useRslora: model.lora.rsLora,
-            fanInFanOut: ckpt.config.architecture === "gpt2",
+            fanInFanOut: familyOf(ckpt.config).lora.fanInFanOut,
           },
           tensors: model.loraStateDict(),
         });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { SftError } from "../../errors.js";
 import { writeAtomically } from "./file-io.js";
 import type { GgufTokenizerInfo, GgufWriteType } from "./gguf.js";
-import { type SaveGgufOptions, saveGgufModel } from "./gguf-llama.js";
+import { type SaveGgufOptions, saveGgufModel } from "./gguf-model.js";
 import { type LoadedCheckpoint, loadCheckpoint, saveHfModel } from "./hf.js";
 import { ggufTokenizerFromHf, hfTokenizerFromGguf } from "./hf-tokenizer.js";
 import { mergeLora, readPeftAdapter } from "./peft.js";

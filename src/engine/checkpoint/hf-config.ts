@@ -1,109 +1,25 @@
 /**
  * Hugging Face `config.json` ⇄ the engine's ModelConfig, and the tensors (names, shapes) a
- * model of a given config must have, with the validation every loader runs.
+ * model of a given config must have, with the validation every loader runs. What differs
+ * between model families comes from the family (models/<family>/hf.ts, via the registry).
  */
 import { readFileSync } from "node:fs";
 import { SftError } from "../../errors.js";
-import type { ModelConfig, RopeScaling } from "../config.js";
+import type { ModelConfig } from "../config.js";
+import { configError, type HfJson } from "../models/hf-json.js";
+import {
+  familyOf,
+  familyOfModelType,
+  SUPPORTED_HF_CLASSES,
+  SUPPORTED_MODEL_TYPES,
+} from "../models/registry.js";
 import type { StoredTensor, Tensor, TensorMap } from "../tensor.js";
+
+export { configError } from "../models/hf-json.js";
+export { SUPPORTED_MODEL_TYPES } from "../models/registry.js";
 
 // ---------------------------------------------------------------------------------------
 // config.json
-
-interface FamilySpec {
-  architecture: ModelConfig["architecture"];
-  hfClass: string;
-}
-
-/** HF `model_type` values this engine runs, and the `architectures` class each implies. */
-const FAMILIES: Record<string, FamilySpec> = {
-  llama: { architecture: "llama", hfClass: "LlamaForCausalLM" },
-  mistral: { architecture: "llama", hfClass: "MistralForCausalLM" },
-  qwen2: { architecture: "llama", hfClass: "Qwen2ForCausalLM" },
-  qwen3: { architecture: "llama", hfClass: "Qwen3ForCausalLM" },
-  gpt2: { architecture: "gpt2", hfClass: "GPT2LMHeadModel" },
-};
-export const SUPPORTED_MODEL_TYPES = Object.keys(FAMILIES);
-const SUPPORTED_CLASSES = Object.values(FAMILIES).map((f) => f.hfClass);
-
-type Json = Record<string, unknown>;
-
-export function configError(
-  file: string,
-  field: string | undefined,
-  message: string,
-  hint?: string,
-): SftError {
-  return new SftError(message, {
-    where: field === undefined ? { file } : { file, field },
-    hint,
-    code: "E_CONFIG",
-  });
-}
-
-function intField(json: Json, file: string, key: string, fallback?: number): number {
-  const v = json[key];
-  if (v === undefined || v === null) {
-    if (fallback !== undefined) return fallback;
-    throw configError(
-      file,
-      key,
-      `missing required field "${key}"`,
-      "every Hugging Face config.json of this model type has it",
-    );
-  }
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-    throw configError(file, key, `"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function numField(json: Json, file: string, key: string, fallback: number): number {
-  const v = json[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw configError(file, key, `"${key}" must be a number, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function boolField(json: Json, key: string, fallback: boolean): boolean {
-  const v = json[key];
-  return typeof v === "boolean" ? v : fallback;
-}
-
-function tokenId(v: unknown): number | null {
-  return typeof v === "number" && Number.isInteger(v) ? v : null;
-}
-
-function eosIds(v: unknown): number | number[] | null {
-  if (Array.isArray(v)) return v.filter((x): x is number => Number.isInteger(x));
-  return tokenId(v);
-}
-
-/** Newer transformers write `rope_parameters: { rope_theta, rope_type, factor, … }` instead of rope_theta/rope_scaling. */
-function ropeParameters(json: Json): Json | null {
-  const p = json.rope_parameters;
-  return p && typeof p === "object" && !Array.isArray(p) ? (p as Json) : null;
-}
-
-function ropeScaling(json: Json, file: string): RopeScaling | null {
-  const field = json.rope_scaling == null && ropeParameters(json) ? "rope_parameters" : "rope_scaling";
-  const r = json[field];
-  if (r === undefined || r === null) return null;
-  if (typeof r !== "object") throw configError(file, field, `${field} must be an object or null`);
-  const o = r as Json;
-  const type = String(o.rope_type ?? o.type ?? "");
-  if (type === "default" || type === "") return null;
-  const factor = typeof o.factor === "number" ? o.factor : 1;
-  const out: RopeScaling = { type, factor };
-  if (typeof o.low_freq_factor === "number") out.lowFreqFactor = o.low_freq_factor;
-  if (typeof o.high_freq_factor === "number") out.highFreqFactor = o.high_freq_factor;
-  if (typeof o.original_max_position_embeddings === "number") {
-    out.originalMaxPositionEmbeddings = o.original_max_position_embeddings;
-  }
-  return out;
-}
 
 /**
  * Converts a parsed HF `config.json` into the engine's ModelConfig. `file` is used in error
@@ -113,173 +29,48 @@ export function parseHfConfig(json: unknown, file: string): ModelConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw configError(file, undefined, "config.json must hold a JSON object");
   }
-  const c = json as Json;
+  const c = json as HfJson;
   const modelType = c.model_type;
   const supported = `supported model_type values: ${SUPPORTED_MODEL_TYPES.join(", ")} (SmolLM uses llama)`;
   if (typeof modelType !== "string") {
     throw configError(file, "model_type", 'missing "model_type"', supported);
   }
-  const family = FAMILIES[modelType];
+  const family = familyOfModelType(modelType);
   if (!family) {
     throw configError(file, "model_type", `unsupported model_type "${modelType}"`, supported);
   }
   if (Array.isArray(c.architectures)) {
-    const bad = c.architectures.find((a) => typeof a !== "string" || !SUPPORTED_CLASSES.includes(a));
+    const bad = c.architectures.find((a) => typeof a !== "string" || !SUPPORTED_HF_CLASSES.includes(a));
     if (bad !== undefined) {
       throw configError(
         file,
         "architectures",
         `unsupported architecture "${String(bad)}"`,
-        `supported architectures: ${SUPPORTED_CLASSES.join(", ")}`,
+        `supported architectures: ${SUPPORTED_HF_CLASSES.join(", ")}`,
       );
     }
   }
-  if (family.architecture === "gpt2") return parseGpt2Config(c, file);
-
-  const hiddenSize = intField(c, file, "hidden_size");
-  const numHeads = intField(c, file, "num_attention_heads");
-  const numKvHeads = intField(c, file, "num_key_value_heads", numHeads);
-  if (numHeads % numKvHeads !== 0) {
-    throw configError(
-      file,
-      "num_key_value_heads",
-      `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`,
-    );
-  }
-  const headDim = intField(c, file, "head_dim", Math.floor(hiddenSize / numHeads));
-  const isQwen2 = modelType === "qwen2";
-  const attentionBias = isQwen2 ? true : boolField(c, "attention_bias", false);
-  return {
-    architecture: "llama",
-    modelType,
-    vocabSize: intField(c, file, "vocab_size"),
-    hiddenSize,
-    intermediateSize: intField(c, file, "intermediate_size"),
-    numLayers: intField(c, file, "num_hidden_layers"),
-    numHeads,
-    numKvHeads,
-    headDim,
-    maxPositionEmbeddings: intField(c, file, "max_position_embeddings", 2048),
-    normEps: numField(c, file, "rms_norm_eps", 1e-6),
-    ropeTheta: numField(c, file, "rope_theta", numField(ropeParameters(c) ?? {}, file, "rope_theta", 10000)),
-    ropeScaling: ropeScaling(c, file),
-    tieWordEmbeddings: boolField(c, "tie_word_embeddings", false),
-    attentionBias,
-    // Qwen2 has biases on q/k/v only; Llama's attention_bias covers o_proj too.
-    attentionOutBias: isQwen2 ? false : attentionBias,
-    mlpBias: boolField(c, "mlp_bias", false),
-    qkNorm: modelType === "qwen3",
-    hiddenAct: hiddenAct(c, file, "hidden_act", "silu"),
-    bosTokenId: tokenId(c.bos_token_id),
-    eosTokenId: eosIds(c.eos_token_id),
-    padTokenId: tokenId(c.pad_token_id),
-  };
-}
-
-function hiddenAct(
-  c: Json,
-  file: string,
-  key: string,
-  fallback: ModelConfig["hiddenAct"],
-): ModelConfig["hiddenAct"] {
-  const v = c[key] ?? fallback;
-  if (v === "silu" || v === "swish") return "silu";
-  if (v === "gelu_new" || v === "gelu_pytorch_tanh") return "gelu_new";
-  if (v === "gelu") return "gelu";
-  throw configError(
-    file,
-    key,
-    `unsupported activation ${JSON.stringify(v)} (supported: silu, gelu_new, gelu)`,
-  );
-}
-
-function parseGpt2Config(c: Json, file: string): ModelConfig {
-  const hiddenSize = intField(c, file, "n_embd");
-  const numHeads = intField(c, file, "n_head");
-  if (hiddenSize % numHeads !== 0) {
-    throw configError(file, "n_head", `n_embd (${hiddenSize}) must be a multiple of n_head (${numHeads})`);
-  }
-  return {
-    architecture: "gpt2",
-    modelType: "gpt2",
-    vocabSize: intField(c, file, "vocab_size"),
-    hiddenSize,
-    intermediateSize: intField(c, file, "n_inner", 4 * hiddenSize),
-    numLayers: intField(c, file, "n_layer"),
-    numHeads,
-    numKvHeads: numHeads,
-    headDim: hiddenSize / numHeads,
-    maxPositionEmbeddings: intField(c, file, "n_positions"),
-    normEps: numField(c, file, "layer_norm_epsilon", 1e-5),
-    ropeTheta: 0, // learned absolute positions: no RoPE
-    ropeScaling: null,
-    tieWordEmbeddings: boolField(c, "tie_word_embeddings", true),
-    attentionBias: true,
-    attentionOutBias: true,
-    mlpBias: true,
-    qkNorm: false,
-    hiddenAct: hiddenAct(c, file, "activation_function", "gelu_new"),
-    bosTokenId: tokenId(c.bos_token_id),
-    eosTokenId: eosIds(c.eos_token_id),
-    padTokenId: tokenId(c.pad_token_id),
-  };
+  return family.parseHfConfig(c, modelType, file);
 }
 
 /** ModelConfig → HF `config.json` object (what `transformers` writes for this model type). */
 export function toHfConfig(
   config: ModelConfig,
   torchDtype: "float32" | "float16" | "bfloat16" = "float32",
-): Json {
-  const family = FAMILIES[config.modelType] ?? FAMILIES[config.architecture];
-  const common = {
-    architectures: [family.hfClass],
-    model_type: FAMILIES[config.modelType] ? config.modelType : config.architecture,
+): HfJson {
+  const family = familyOf(config);
+  const modelType = Object.hasOwn(family.hfClasses, config.modelType) ? config.modelType : family.id;
+  const { bosTokenId, eosTokenId, padTokenId } = config;
+  return {
+    architectures: [family.hfClasses[modelType]],
+    model_type: modelType,
     vocab_size: config.vocabSize,
-    bos_token_id: config.bosTokenId,
-    eos_token_id: config.eosTokenId,
-    ...(config.padTokenId === null ? {} : { pad_token_id: config.padTokenId }),
+    bos_token_id: bosTokenId,
+    eos_token_id: eosTokenId,
+    ...(padTokenId === null ? {} : { pad_token_id: padTokenId }),
     tie_word_embeddings: config.tieWordEmbeddings,
     torch_dtype: torchDtype,
-  };
-  if (config.architecture === "gpt2") {
-    return {
-      ...common,
-      n_embd: config.hiddenSize,
-      n_layer: config.numLayers,
-      n_head: config.numHeads,
-      n_inner: config.intermediateSize,
-      n_positions: config.maxPositionEmbeddings,
-      n_ctx: config.maxPositionEmbeddings,
-      layer_norm_epsilon: config.normEps,
-      activation_function: config.hiddenAct,
-    };
-  }
-  const scaling = config.ropeScaling;
-  return {
-    ...common,
-    hidden_size: config.hiddenSize,
-    intermediate_size: config.intermediateSize,
-    num_hidden_layers: config.numLayers,
-    num_attention_heads: config.numHeads,
-    num_key_value_heads: config.numKvHeads,
-    head_dim: config.headDim,
-    max_position_embeddings: config.maxPositionEmbeddings,
-    rms_norm_eps: config.normEps,
-    rope_theta: config.ropeTheta,
-    rope_scaling: scaling
-      ? {
-          rope_type: scaling.type,
-          factor: scaling.factor,
-          ...(scaling.lowFreqFactor === undefined ? {} : { low_freq_factor: scaling.lowFreqFactor }),
-          ...(scaling.highFreqFactor === undefined ? {} : { high_freq_factor: scaling.highFreqFactor }),
-          ...(scaling.originalMaxPositionEmbeddings === undefined
-            ? {}
-            : { original_max_position_embeddings: scaling.originalMaxPositionEmbeddings }),
-        }
-      : null,
-    attention_bias: config.modelType === "qwen2" ? undefined : config.attentionBias,
-    mlp_bias: config.mlpBias,
-    hidden_act: config.hiddenAct,
+    ...family.hfConfigFields(config),
   };
 }
 
@@ -303,68 +94,9 @@ export function readHfConfig(path: string): ModelConfig {
 // ---------------------------------------------------------------------------------------
 // Expected tensors
 
-/** Every weight a model of this config has, by HF name, with its shape. */
+/** Every weight a model of this config has, by HF name, with its shape (the family's list). */
 export function expectedTensorShapes(config: ModelConfig): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const C = config.hiddenSize;
-  const I = config.intermediateSize;
-  const V = config.vocabSize;
-  if (config.architecture === "gpt2") {
-    m.set("transformer.wte.weight", [V, C]);
-    m.set("transformer.wpe.weight", [config.maxPositionEmbeddings, C]);
-    for (let l = 0; l < config.numLayers; l++) {
-      const p = `transformer.h.${l}`;
-      m.set(`${p}.ln_1.weight`, [C]);
-      m.set(`${p}.ln_1.bias`, [C]);
-      m.set(`${p}.attn.c_attn.weight`, [C, 3 * C]);
-      m.set(`${p}.attn.c_attn.bias`, [3 * C]);
-      m.set(`${p}.attn.c_proj.weight`, [C, C]);
-      m.set(`${p}.attn.c_proj.bias`, [C]);
-      m.set(`${p}.ln_2.weight`, [C]);
-      m.set(`${p}.ln_2.bias`, [C]);
-      m.set(`${p}.mlp.c_fc.weight`, [C, I]);
-      m.set(`${p}.mlp.c_fc.bias`, [I]);
-      m.set(`${p}.mlp.c_proj.weight`, [I, C]);
-      m.set(`${p}.mlp.c_proj.bias`, [C]);
-    }
-    m.set("transformer.ln_f.weight", [C]);
-    m.set("transformer.ln_f.bias", [C]);
-    if (!config.tieWordEmbeddings) m.set("lm_head.weight", [V, C]);
-    return m;
-  }
-  const QD = config.numHeads * config.headDim;
-  const KD = config.numKvHeads * config.headDim;
-  m.set("model.embed_tokens.weight", [V, C]);
-  for (let l = 0; l < config.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    m.set(`${p}.input_layernorm.weight`, [C]);
-    m.set(`${p}.self_attn.q_proj.weight`, [QD, C]);
-    m.set(`${p}.self_attn.k_proj.weight`, [KD, C]);
-    m.set(`${p}.self_attn.v_proj.weight`, [KD, C]);
-    m.set(`${p}.self_attn.o_proj.weight`, [C, QD]);
-    if (config.attentionBias) {
-      m.set(`${p}.self_attn.q_proj.bias`, [QD]);
-      m.set(`${p}.self_attn.k_proj.bias`, [KD]);
-      m.set(`${p}.self_attn.v_proj.bias`, [KD]);
-    }
-    if (config.attentionOutBias) m.set(`${p}.self_attn.o_proj.bias`, [C]);
-    if (config.qkNorm) {
-      m.set(`${p}.self_attn.q_norm.weight`, [config.headDim]);
-      m.set(`${p}.self_attn.k_norm.weight`, [config.headDim]);
-    }
-    m.set(`${p}.post_attention_layernorm.weight`, [C]);
-    m.set(`${p}.mlp.gate_proj.weight`, [I, C]);
-    m.set(`${p}.mlp.up_proj.weight`, [I, C]);
-    m.set(`${p}.mlp.down_proj.weight`, [C, I]);
-    if (config.mlpBias) {
-      m.set(`${p}.mlp.gate_proj.bias`, [I]);
-      m.set(`${p}.mlp.up_proj.bias`, [I]);
-      m.set(`${p}.mlp.down_proj.bias`, [C]);
-    }
-  }
-  m.set("model.norm.weight", [C]);
-  if (!config.tieWordEmbeddings) m.set("lm_head.weight", [V, C]);
-  return m;
+  return familyOf(config).tensorShapes(config);
 }
 
 const FLOAT_DTYPES = new Set(["F32", "F16", "BF16", "F64", "Q8_0"]);
@@ -410,10 +142,22 @@ export function validateTensors(
   return out;
 }
 
-/** GPT-2 checkpoints saved from GPT2Model lack the `transformer.` prefix (`h.0.attn.c_attn.weight`, `wte.weight`). */
-export function normalizeGpt2Names(tensors: Map<string, StoredTensor>): Map<string, StoredTensor> {
-  if (tensors.has("transformer.wte.weight") || !tensors.has("wte.weight")) return tensors;
-  const out = new Map<string, StoredTensor>();
-  for (const [name, t] of tensors) out.set(name === "lm_head.weight" ? name : `transformer.${name}`, t);
-  return out;
+/**
+ * Renames tensors stored under one of the family's aliases (GPT2Model's prefix-less names)
+ * to the HF names the model expects; other tensors pass through.
+ */
+export function normalizeTensorNames(
+  config: ModelConfig,
+  tensors: Map<string, StoredTensor>,
+): Map<string, StoredTensor> {
+  const family = familyOf(config);
+  let out: Map<string, StoredTensor> | null = null;
+  for (const name of family.tensorShapes(config).keys()) {
+    if (tensors.has(name)) continue;
+    const alias = family.tensorNameAliases(name).find((a) => tensors.has(a));
+    if (alias === undefined) continue;
+    out ??= new Map(tensors);
+    out.set(name, tensors.get(alias)!);
+  }
+  return out ?? tensors;
 }

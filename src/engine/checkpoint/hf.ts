@@ -3,22 +3,22 @@
  * model.safetensors or a sharded index) and GGUF files as one `loadCheckpoint`, and
  * `saveHfModel` / `saveGgufModel` to write them back.
  *
- * In memory every checkpoint uses Hugging Face tensor names and layouts. GGUF's llama
- * tensors are renamed, and the Q/K row permutation llama.cpp applies for its interleaved
- * RoPE is undone so q_proj/k_proj are in HF's "rotate half" layout (the GGUF writer
- * re-applies it).
+ * In memory every checkpoint uses Hugging Face tensor names and layouts. GGUF tensors are
+ * renamed and re-laid-out by the family's GGUF mapping (for llama files the Q/K row
+ * permutation llama.cpp applies for its interleaved RoPE is undone, and re-applied on write).
  */
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { SftError } from "../../errors.js";
 import type { ModelConfig } from "../config.js";
+import { familyOf } from "../models/registry.js";
 import type { TensorMap } from "../tensor.js";
 import { writeAtomically } from "./file-io.js";
 import { type GgufTokenizerInfo, ggufTokenizerInfo, readGguf } from "./gguf.js";
-import { ggufConfig, ggufTensorsToHf, llama3ScalingFromRopeFreqs } from "./gguf-llama.js";
+import { ggufModelToHf } from "./gguf-model.js";
 import {
   expectedTensorShapes,
-  normalizeGpt2Names,
+  normalizeTensorNames,
   readHfConfig,
   toHfConfig,
   validateTensors,
@@ -31,15 +31,8 @@ import {
   writeShardedSafetensors,
 } from "./safetensors.js";
 
-export {
-  ggufToHfName,
-  hfToGgufName,
-  llama3RopeDivisors,
-  llama3ScalingFromRopeFreqs,
-  permuteRopeRows,
-  type SaveGgufOptions,
-  saveGgufModel,
-} from "./gguf-llama.js";
+export { permuteRopeRows } from "../models/llama/gguf.js";
+export { type SaveGgufOptions, saveGgufModel } from "./gguf-model.js";
 export {
   expectedTensorShapes,
   parseHfConfig,
@@ -129,23 +122,20 @@ function loadHfDir(dir: string): LoadedCheckpoint {
     });
   }
   // Read only what the model uses (not tied lm_head copies, attention-mask buffers, …).
+  const family = familyOf(config);
   const wanted = [...expectedTensorShapes(config).keys()];
-  if (config.architecture === "gpt2") wanted.push(...wanted.map((n) => n.replace(/^transformer\./, "")));
-  let { tensors } = readSafetensorsFile(weightsPath, { names: wanted });
-  if (config.architecture === "gpt2") tensors = normalizeGpt2Names(tensors);
+  wanted.push(...wanted.flatMap((n) => family.tensorNameAliases(n)));
+  const { tensors } = readSafetensorsFile(weightsPath, { names: wanted });
   return {
     config,
-    tensors: validateTensors(config, tensors, weightsPath),
+    tensors: validateTensors(config, normalizeTensorNames(config, tensors), weightsPath),
     source: { kind: "hf-dir", path: dir, files: [configPath, weightsPath] },
   };
 }
 
 function loadGgufCheckpoint(path: string): LoadedCheckpoint {
   const g = readGguf(path);
-  const { config, permutesQk } = ggufConfig(g.metadata, g.tensors, path);
-  const ropeFreqs = g.tensors.get("rope_freqs.weight");
-  if (ropeFreqs) config.ropeScaling = llama3ScalingFromRopeFreqs(ropeFreqs.data, config, path);
-  const hfTensors = ggufTensorsToHf(g.tensors, config, permutesQk);
+  const { config, tensors: hfTensors } = ggufModelToHf(g.metadata, g.tensors, path);
   const tokenizer = ggufTokenizerInfo(g.metadata) ?? undefined;
   return {
     config,

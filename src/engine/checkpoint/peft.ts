@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { SftError } from "../../errors.js";
 import type { ModelConfig } from "../config.js";
 import { addLoraDelta } from "../lora.js";
+import { familyOf } from "../models/registry.js";
 import type { Tensor, TensorMap } from "../tensor.js";
 import { writeAtomically } from "./file-io.js";
 import { readSafetensorsFile, writeSafetensors } from "./safetensors.js";
@@ -241,7 +242,7 @@ export function loraMergeScale(config: PeftLoraConfig, modulePath: string): numb
  */
 export function mergeLora(baseTensors: TensorMap, adapter: LoraAdapter, config: ModelConfig): TensorMap {
   const out: TensorMap = new Map(baseTensors);
-  const inOut = config.architecture === "gpt2" || adapter.config.fanInFanOut;
+  const inOut = familyOf(config).lora.fanInFanOut || adapter.config.fanInFanOut;
   for (const { modulePath, A, B } of loraPairs(adapter)) {
     const weightName = `${modulePath}.weight`;
     const W = baseTensors.get(weightName);

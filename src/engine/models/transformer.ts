@@ -1,9 +1,10 @@
 /**
- * The runtime shared by every architecture: parameters (with LoRA), activations allocated
+ * The runtime shared by every model family: parameters (with LoRA), activations allocated
  * once per (B, T) shape, the forward pass over blocks, the chunked logits + fused
  * cross-entropy head, and the backward pass in reverse, with optional per-layer gradient
  * checkpointing (only each block's input is kept; the block is recomputed in backward).
- * The architecture (llama.ts, gpt2.ts) supplies names, sizes and the block arithmetic.
+ * The model's family (models/<family>/, looked up in registry.ts) supplies names, sizes, the
+ * block arithmetic and every other difference between families, as data on the family.
  */
 import { SftError } from "../../errors.js";
 import { mixSeed, Rng } from "../../util/rng.js";
@@ -12,11 +13,19 @@ import type { FloatArray, Kernels } from "../kernels/types.js";
 import { initLoraA, initLoraB, peftKey, type ResolvedLora } from "../lora.js";
 import { allocViews, type DType, type Param, type ParamSpec, ParamStore } from "../params.js";
 import type { TensorMap } from "../tensor.js";
-import { gpt2 } from "./gpt2.js";
+import type { ModelFamily } from "./family.js";
 import type { Linear, LoraScratch } from "./linear.js";
-import { llama } from "./llama.js";
+import { familyOf } from "./registry.js";
 import { RopeTables } from "./rope.js";
-import type { ArchImpl, KVCache, LayerParams, LinearDef, StepContext, TensorDef, Views } from "./types.js";
+import type {
+  FamilyBlocks,
+  KVCache,
+  LayerParams,
+  LinearDef,
+  StepContext,
+  TensorDef,
+  Views,
+} from "./types.js";
 
 /** A batch of B rows of T tokens (row-major [B*T]). */
 export interface Batch {
@@ -42,8 +51,6 @@ export interface RuntimeOptions {
   logitsChunkElements: number | null;
   seed: number;
 }
-
-export const ARCHITECTURES: Record<ModelConfig["architecture"], ArchImpl> = { llama, gpt2 };
 
 /** Activations and scratch for one (B, T) shape. */
 interface ShapeState {
@@ -91,8 +98,15 @@ export interface LossResult {
   trainedTokens: number;
 }
 
+/**
+ * One model of any family: its parameters and the forward/backward, logits and decoding
+ * passes. `Model` (engine/model.ts) is this class with its weights filled in; build models
+ * through `createModel` / `loadModel` rather than directly.
+ */
 export class TransformerRuntime {
-  readonly arch: ArchImpl;
+  readonly family: ModelFamily;
+  /** The family's blocks (family.blocks). */
+  readonly blocks: FamilyBlocks;
   readonly store: ParamStore;
   readonly layers: LayerParams[] = [];
   readonly globals: Record<string, Param> = {};
@@ -107,25 +121,21 @@ export class TransformerRuntime {
     readonly config: ModelConfig,
     readonly opts: RuntimeOptions,
   ) {
-    this.arch = ARCHITECTURES[config.architecture];
-    if (!this.arch) {
-      throw new SftError(`unsupported architecture "${config.architecture}"`, {
-        where: { field: "architecture" },
-        hint: "supported: llama (Llama, Mistral, Qwen2/3, SmolLM) and gpt2",
-      });
-    }
+    this.family = familyOf(config);
+    this.blocks = this.family.blocks;
     checkConfig(config);
+    this.family.validateConfig(config);
     const lora = opts.lora;
     const specs: ParamSpec[] = [];
     const linearDefs: LinearDef[][] = [];
     const tensorDefs: TensorDef[][] = [];
-    const globalDefs = this.arch.globalTensors(config);
+    const globalDefs = this.blocks.globalTensors(config);
     const baseTrainable = lora === null;
     for (const t of globalDefs)
       specs.push({ name: t.name, shape: t.shape, trainable: baseTrainable, decay: t.decay });
     for (let l = 0; l < config.numLayers; l++) {
-      const lins = this.arch.layerLinears(config, l);
-      const tens = this.arch.layerTensors(config, l);
+      const lins = this.blocks.layerLinears(config, l);
+      const tens = this.blocks.layerTensors(config, l);
       linearDefs.push(lins);
       tensorDefs.push(tens);
       for (const t of tens)
@@ -154,7 +164,7 @@ export class TransformerRuntime {
     }
     this.store = new ParamStore(specs, opts.dtype);
     for (const t of globalDefs) this.globals[t.key] = this.store.get(t.name);
-    this.lmHead = this.globals[this.arch.lmHeadKey(config)];
+    this.lmHead = this.globals[this.blocks.lmHeadKey(config)];
     let streamId = 0;
     for (let l = 0; l < config.numLayers; l++) {
       const layer: LayerParams = { index: l, linears: {}, tensors: {} };
@@ -187,7 +197,7 @@ export class TransformerRuntime {
       }
       this.layers.push(layer);
     }
-    this.rope = config.architecture === "llama" ? new RopeTables(config, opts.dtype) : null;
+    this.rope = this.family.usesRope ? new RopeTables(config, opts.dtype) : null;
   }
 
   get kernels(): Kernels {
@@ -196,20 +206,19 @@ export class TransformerRuntime {
 
   /** Whether any embedding table (token or position) takes gradients. */
   private get embeddingsTrainable(): boolean {
-    return this.arch.embeddingTensorKeys.some((key) => this.globals[key].grad !== null);
+    return this.blocks.embeddingTensorKeys.some((key) => this.globals[key].grad !== null);
   }
 
   // ---------------------------------------------------------------------------------------
   // Weights
 
   /**
-   * Random initialisation as GPT-2/Llama do: normal(0, 0.02) for matrices and embeddings
-   * (GPT-2's residual projections scaled by 1/sqrt(2L)), ones for norm weights, zeros for
-   * biases. LoRA tensors are initialised separately (initLora).
+   * Random initialisation as GPT-2/Llama do: normal(0, family.initStd) for matrices and
+   * embeddings (0.02; GPT-2 scales its residual projections by 1/sqrt(2L)), ones for norm
+   * weights, zeros for biases. LoRA tensors are initialised separately (initLora).
    */
   initRandom(seed: number): void {
     const rng = new Rng(mixSeed(seed, 0x1a17));
-    const residualScale = 1 / Math.sqrt(2 * this.config.numLayers);
     for (const p of this.store.params) {
       if (p.name.includes(".lora_")) continue;
       const isNorm = p.shape.length === 1 && !p.name.endsWith(".bias");
@@ -217,10 +226,7 @@ export class TransformerRuntime {
       if (isNorm) values.fill(1);
       else if (p.name.endsWith(".bias")) values.fill(0);
       else {
-        const std =
-          this.config.architecture === "gpt2" && p.name.endsWith("c_proj.weight")
-            ? 0.02 * residualScale
-            : 0.02;
+        const std = this.family.initStd(p.name, this.config);
         for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
       }
       this.store.load(p.name, values);
@@ -243,13 +249,11 @@ export class TransformerRuntime {
    * right shape; a tied output projection may be absent (or present and ignored).
    */
   loadWeights(tensors: TensorMap, source = "checkpoint"): void {
-    const gpt2Bare = this.config.architecture === "gpt2";
     for (const p of this.store.params) {
       if (p.name.includes(".lora_")) continue;
       let t = tensors.get(p.name);
-      // Original GPT-2 checkpoints name tensors without the `transformer.` prefix.
-      if (!t && gpt2Bare && p.name.startsWith("transformer."))
-        t = tensors.get(p.name.slice("transformer.".length));
+      // Some checkpoints name tensors differently (GPT2Model's lack the `transformer.` prefix).
+      for (const alias of this.family.tensorNameAliases(p.name)) t ??= tensors.get(alias);
       if (!t) {
         throw new SftError(`tensor "${p.name}" is missing`, {
           where: { file: source, field: p.name },
@@ -320,7 +324,7 @@ export class TransformerRuntime {
     const C = c.hiddenSize;
     const L = c.numLayers;
     const dtype = this.opts.dtype;
-    const actSizes: Record<string, number> = { ...this.arch.actSizes(c, N, B, T) };
+    const actSizes: Record<string, number> = { ...this.blocks.actSizes(c, N, B, T) };
     for (const [key, lin] of Object.entries(this.layers[0]?.linears ?? {})) {
       if (!lin.lora) continue;
       actSizes[`lora:${key}:h`] = N * lin.lora.r;
@@ -338,7 +342,7 @@ export class TransformerRuntime {
     const nResiduals = withGrad ? L + 1 : 2;
     for (let l = 0; l < nResiduals; l++) groups.push({ x: N * C });
     for (let l = 0; l < nActs; l++) groups.push(actSizes);
-    groups.push(this.arch.scratchSizes(c, N, B, T));
+    groups.push(this.blocks.scratchSizes(c, N, B, T));
     groups.push({
       hF: N * C,
       dhF: withGrad ? N * C : 0,
@@ -346,7 +350,7 @@ export class TransformerRuntime {
       dhc: withGrad ? chunkRows * C : 0,
       logits: chunkRows * c.vocabSize,
     });
-    groups.push({ ...this.arch.finalStatSizes(N), losses: chunkRows });
+    groups.push({ ...this.blocks.finalStatSizes(N), losses: chunkRows });
     groups.push({
       dres: withGrad ? N * C : 0,
       xRecompute: this.opts.gradientCheckpointing && withGrad ? N * C : 0,
@@ -444,14 +448,12 @@ export class TransformerRuntime {
         throw new SftError(`negative position ${positions[i]} at ${i}`, where("positions"));
       if (positions[i] > maxPos) maxPos = positions[i];
     }
-    if (c.architecture === "gpt2" && maxPos >= c.maxPositionEmbeddings) {
-      throw new SftError(
-        `position ${maxPos} is beyond the model's ${c.maxPositionEmbeddings} learned positions`,
-        {
-          where: { field: "positions" },
-          hint: "use a shorter sequence length (max_position_embeddings / n_positions)",
-        },
-      );
+    const maxPositions = this.family.maxPositions(c);
+    if (maxPositions !== null && maxPos >= maxPositions) {
+      throw new SftError(`position ${maxPos} is beyond the model's ${maxPositions} learned positions`, {
+        where: { field: "positions" },
+        hint: "use a shorter sequence length (max_position_embeddings / n_positions)",
+      });
     }
     this.rope?.ensure(maxPos + 1);
     return {
@@ -503,14 +505,14 @@ export class TransformerRuntime {
   }
 
   private forwardBlocks(ctx: StepContext, st: ShapeState, ids: Int32Array): void {
-    this.arch.embedForward(ctx, this.globals, st.residuals[0], ids);
+    this.blocks.embedForward(ctx, this.globals, st.residuals[0], ids);
     if (ctx.neftune) addNeftuneNoise(st.residuals[0], ctx.neftune, ctx.T, this.config.hiddenSize);
     const keepAll = st.acts.length === this.layers.length;
     for (let l = 0; l < this.layers.length; l++) {
       const acts = keepAll ? st.acts[l] : st.acts[0];
-      this.arch.blockForward(ctx, this.layers[l], acts, st.scratch, st.residuals[l], st.residuals[l + 1]);
+      this.blocks.blockForward(ctx, this.layers[l], acts, st.scratch, st.residuals[l], st.residuals[l + 1]);
     }
-    this.arch.finalNormForward(ctx, this.globals, st.head.hF, st.stats, st.residuals[this.layers.length]);
+    this.blocks.finalNormForward(ctx, this.globals, st.head.hF, st.stats, st.residuals[this.layers.length]);
   }
 
   /**
@@ -590,18 +592,18 @@ export class TransformerRuntime {
     const L = this.layers.length;
     const dres = st.dres;
     dres.fill(0);
-    this.arch.finalNormBackward(ctx, this.globals, dres, st.head.dhF, st.stats, st.residuals[L]);
+    this.blocks.finalNormBackward(ctx, this.globals, dres, st.head.dhF, st.stats, st.residuals[L]);
     const keepAll = st.acts.length === L;
     for (let l = L - 1; l >= 0; l--) {
       const acts = keepAll ? st.acts[l] : st.acts[0];
       if (!keepAll) {
         // Gradient checkpointing: rebuild this block's activations from its saved input.
-        this.arch.blockForward(ctx, this.layers[l], acts, st.scratch, st.residuals[l], st.xRecompute);
+        this.blocks.blockForward(ctx, this.layers[l], acts, st.scratch, st.residuals[l], st.xRecompute);
       }
       const needInputGrad = l > 0 || this.embeddingsTrainable;
-      this.arch.blockBackward(ctx, this.layers[l], acts, st.scratch, st.residuals[l], dres, needInputGrad);
+      this.blocks.blockBackward(ctx, this.layers[l], acts, st.scratch, st.residuals[l], dres, needInputGrad);
     }
-    if (this.embeddingsTrainable) this.arch.embedBackward(ctx, this.globals, dres, ids);
+    if (this.embeddingsTrainable) this.blocks.embedBackward(ctx, this.globals, dres, ids);
   }
 
   /** Loss without gradients (evaluation: no dropout). */
@@ -697,7 +699,7 @@ export class TransformerRuntime {
   blockForwardForTest(batch: Batch, l: number, xIn: FloatArray, xOut: FloatArray, dropoutSeed: number): void {
     const st = this.state(batch.B, batch.T, true);
     const ctx = this.context(st, batch, dropoutSeed);
-    this.arch.blockForward(ctx, this.layers[l], st.acts[0], st.scratch, xIn, xOut);
+    this.blocks.blockForward(ctx, this.layers[l], st.acts[0], st.scratch, xIn, xOut);
   }
 
   /** Backward of the last blockForwardForTest: dres = d xOut in, d xIn out. */
@@ -710,7 +712,7 @@ export class TransformerRuntime {
   ): void {
     const st = this.state(batch.B, batch.T, true);
     const ctx = this.context(st, batch, dropoutSeed);
-    this.arch.blockBackward(ctx, this.layers[l], st.acts[0], st.scratch, xIn, dres, true);
+    this.blocks.blockBackward(ctx, this.layers[l], st.acts[0], st.scratch, xIn, dres, true);
   }
 }
 
@@ -724,6 +726,7 @@ function addNeftuneNoise(x: FloatArray, n: { alpha: number; seed: number }, T: n
   for (let i = 0; i < x.length; i++) x[i] += (2 * rng.uniform() - 1) * mag;
 }
 
+/** The checks every family shares; the family's own follow (family.validateConfig). */
 function checkConfig(c: ModelConfig): void {
   const bad = (field: string, msg: string, hint: string) => {
     throw new SftError(msg, { where: { field }, hint });
@@ -746,28 +749,5 @@ function checkConfig(c: ModelConfig): void {
       `num_attention_heads (${c.numHeads}) is not a multiple of num_key_value_heads (${c.numKvHeads})`,
       "fix config.json",
     );
-  }
-  if (c.architecture === "llama") {
-    if (c.headDim % 2 !== 0)
-      bad("head_dim", `head_dim must be even for RoPE, got ${c.headDim}`, "fix config.json");
-    if (c.hiddenAct !== "silu") {
-      bad(
-        "hidden_act",
-        `llama-family models need hidden_act "silu", got "${c.hiddenAct}"`,
-        "fix config.json",
-      );
-    }
-  } else {
-    if (c.hiddenSize !== c.numHeads * c.headDim) {
-      bad("n_embd", `n_embd (${c.hiddenSize}) must equal n_head × head_dim`, "fix config.json");
-    }
-    if (c.numKvHeads !== c.numHeads) bad("n_head", "GPT-2 has no grouped-query attention", "fix config.json");
-    if (c.hiddenAct !== "gelu_new") {
-      bad(
-        "activation_function",
-        `GPT-2 blocks use the tanh GELU ("gelu_new"), got "${c.hiddenAct}"`,
-        'set "activation_function": "gelu_new"',
-      );
-    }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * What an architecture (llama.ts, gpt2.ts) provides to the shared transformer runtime
+ * What a family's blocks (models/<family>/blocks.ts) provide to the shared transformer runtime
  * (transformer.ts): its parameter names and shapes, its activation sizes, and explicit
  * forward/backward functions for the embedding, one block, and the final norm.
  */
@@ -13,7 +13,7 @@ import type { RopeTables } from "./rope.js";
 
 export type Views = Record<string, FloatArray>;
 
-/** A linear layer of a block, as the architecture declares it. */
+/** A linear layer of a block, as the family declares it. */
 export interface LinearDef {
   /** Key inside the layer (`q_proj`, `attn.c_proj`). */
   key: string;
@@ -125,7 +125,7 @@ export function attend(
   }
 }
 
-export interface ArchImpl {
+export interface FamilyBlocks {
   layerLinears(config: ModelConfig, layer: number): LinearDef[];
   layerTensors(config: ModelConfig, layer: number): TensorDef[];
   globalTensors(config: ModelConfig): TensorDef[];

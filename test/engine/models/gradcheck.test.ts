@@ -102,7 +102,6 @@ for (const [label, config] of Object.entries(TINY)) {
       },
     });
     perturb(model, 0.3);
-    const rt = model.runtime;
     const batch = tinyBatch(config.vocabSize);
     const n = batch.B * batch.T * config.hiddenSize;
     const rng = new Rng(99);
@@ -110,7 +109,7 @@ for (const [label, config] of Object.entries(TINY)) {
     const R = Float64Array.from({ length: n }, () => rng.normal());
     const out = new Float64Array(n);
     const f = (): number => {
-      rt.blockForwardForTest(batch, 1, x, out, 4);
+      model.blockForwardForTest(batch, 1, x, out, 4);
       let s = 0;
       for (let i = 0; i < n; i++) s += out[i] * R[i];
       return s;
@@ -118,7 +117,7 @@ for (const [label, config] of Object.entries(TINY)) {
     model.zeroGrad();
     f();
     const dres = Float64Array.from(R);
-    rt.blockBackwardForTest(batch, 1, x, dres, 4);
+    model.blockBackwardForTest(batch, 1, x, dres, 4);
     const numeric = numericGrad(x, f);
     assertClose(`${label} block d input`, dres, numeric);
     for (const p of model

@@ -3,17 +3,17 @@
  * fused c_attn projection, and a GELU (tanh) MLP. HF stores its Conv1D weights as
  * [in, out]; they are kept in that layout ("in_out" linears). Backward follows each forward.
  */
-import type { ModelConfig } from "../config.js";
-import type { FloatArray } from "../kernels/types.js";
+import type { ModelConfig } from "../../config.js";
+import type { FloatArray } from "../../kernels/types.js";
 import {
-  type ArchImpl,
   attend,
   blockLinearBackward,
   blockLinearForward,
+  type FamilyBlocks,
   type LinearDef,
   type StepContext,
   type TensorDef,
-} from "./types.js";
+} from "../types.js";
 
 function attentionShape(ctx: StepContext) {
   const c = ctx.config;
@@ -63,7 +63,7 @@ function ln(key: string, name: string, C: number): TensorDef[] {
   ];
 }
 
-export const gpt2: ArchImpl = {
+export const gpt2Blocks: FamilyBlocks = {
   layerLinears(c: ModelConfig, l: number): LinearDef[] {
     const C = c.hiddenSize;
     const I = c.intermediateSize;

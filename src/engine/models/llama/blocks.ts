@@ -3,17 +3,17 @@
  * grouped-query attention, HF "rotate half" RoPE, optional q/k/v bias (Qwen2) and per-head
  * q/k RMSNorm (Qwen3), and a SwiGLU MLP. Each function's backward sits right after it.
  */
-import type { ModelConfig } from "../config.js";
-import type { FloatArray } from "../kernels/types.js";
+import type { ModelConfig } from "../../config.js";
+import type { FloatArray } from "../../kernels/types.js";
 import {
-  type ArchImpl,
   attend,
   blockLinearBackward,
   blockLinearForward,
+  type FamilyBlocks,
   type LinearDef,
   type StepContext,
   type TensorDef,
-} from "./types.js";
+} from "../types.js";
 
 function dims(c: ModelConfig) {
   return {
@@ -41,7 +41,7 @@ function attentionShape(ctx: StepContext) {
   };
 }
 
-export const llama: ArchImpl = {
+export const llamaBlocks: FamilyBlocks = {
   layerLinears(c, l) {
     const { C, QD, KD, I } = dims(c);
     const p = `model.layers.${l}`;
