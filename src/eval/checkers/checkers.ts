@@ -209,12 +209,17 @@ function graded(score: number, threshold: number, detail?: string): CheckResult 
   return { score, pass: score >= threshold, detail };
 }
 
-/** Scores `response` with `checker`. */
+/** Scores `response` with `checker`; the score always lies in [0, 1]. */
 export async function runChecker(
   checker: CheckerName,
   response: string,
   o: CheckerOptions,
 ): Promise<CheckResult> {
+  const r = await check(checker, response, o);
+  return r.score >= 0 && r.score <= 1 ? r : { ...r, score: Math.min(1, Math.max(0, r.score)) };
+}
+
+async function check(checker: CheckerName, response: string, o: CheckerOptions): Promise<CheckResult> {
   const cs = o.case_sensitive ?? false;
   switch (checker) {
     case "exact": {
@@ -288,8 +293,8 @@ export async function runChecker(
         python: o.python,
         setup: o.setup,
       });
-      // the verdict already guarantees passed <= total; clamp anyway, the contract is [0, 1]
-      const score = r.total ? Math.min(1, Math.max(0, r.passed / r.total)) : 0;
+      // the verdict guarantees passed <= total, and runChecker clamps every score to [0, 1]
+      const score = r.total ? r.passed / r.total : 0;
       const gaps = isolationGaps(r.isolation);
       return {
         ...graded(

@@ -48,7 +48,12 @@ export function findPython(python = "python3"): { executable: string; prefixes: 
   if (hit) return hit;
   const r = spawnSync(
     python,
-    ["-I", "-c", "import sys; print(sys.executable); print(sys.prefix); print(sys.base_prefix)"],
+    [
+      "-I",
+      "-c",
+      // audit hooks (PEP 578), which the harness relies on, arrived in 3.8
+      "import sys; assert sys.version_info >= (3, 8); print(sys.executable); print(sys.prefix); print(sys.base_prefix)",
+    ],
     {
       encoding: "utf8",
       timeout: 20_000,
@@ -56,7 +61,7 @@ export function findPython(python = "python3"): { executable: string; prefixes: 
   );
   const lines = r.status === 0 ? r.stdout.trim().split("\n") : [];
   if (lines.length < 3 || !lines[0]) {
-    throw new SftError(`no Python interpreter "${python}" could be run for the code checker`, {
+    throw new SftError(`no Python interpreter "${python}" (3.8 or newer) could be run for the code checker`, {
       where: { field: "python" },
       hint: "install Python 3 (e.g. apt-get install python3) or pass --python PATH / set `python:` in the eval config",
       code: "E_CONFIG",

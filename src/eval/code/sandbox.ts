@@ -19,7 +19,17 @@
  * the own process group (killed as a whole on timeout) and the output caps always apply.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -63,30 +73,48 @@ const OUTPUT_CAP = 64 * 1024;
 const CHANNEL_CAP = 4096;
 const WORK_DIR = "/sandbox";
 const NOBODY = 65534;
-const DEVICES = ["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"];
+const DEVICES = ["/dev/null", "/dev/zero", "/dev/urandom"];
 const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
 
 /**
- * Runs inside the new namespaces as (namespace) root: builds the chroot under $1 and
- * starts "$@" in /sandbox. $2 is a colon-separated list of read-only directories.
+ * Runs inside the new namespaces as (namespace) root: builds the chroot on a tmpfs at $1 and
+ * starts "$@" in /sandbox. $2: directories bound as they are (system directories, not
+ * writable by the child's user); $3: directories bound read-only (the interpreter's
+ * installation, which may belong to the user); $4: symlinks as path=target. Lists are
+ * colon-separated. Shell builtins where possible: every exec costs milliseconds.
  */
 const VIEW_SCRIPT = `set -e
-R=$1; KEEP=$2; shift 2
+R=$1; BINDS=$2; RO=$3; LINKS=$4; shift 4
 mount -t tmpfs -o size=1m,mode=755 sft-root "$R"
 IFS=:
-for p in $KEEP; do
-  [ -e "$p" ] || continue
-  if [ -L "$p" ]; then mkdir -p "$R$(dirname "$p")"; ln -s "$(readlink "$p")" "$R$p"; continue; fi
-  mkdir -p "$R$p"; mount --rbind "$p" "$R$p"; mount -o remount,bind,ro "$R$p" 2>/dev/null || true
-done
+dirs="$R/dev:$R/proc:$R/tmp:$R${WORK_DIR}"
+for p in $BINDS $RO; do dirs="$dirs:$R$p"; done
+mkdir -p $dirs
+for l in $LINKS; do ln -s "\${l#*=}" "$R\${l%%=*}"; done
+for p in $BINDS; do mount --rbind "$p" "$R$p"; done
+for p in $RO; do mount --rbind "$p" "$R$p"; mount -o remount,bind,ro "$R$p" 2>/dev/null || true; done
 unset IFS
-mkdir -p "$R/dev" "$R/proc" "$R/tmp" "$R${WORK_DIR}"
-for d in ${DEVICES.join(" ")}; do touch "$R$d"; mount --bind "$d" "$R$d"; done
+for d in ${DEVICES.join(" ")}; do : > "$R$d"; mount --bind "$d" "$R$d"; done
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
 mount -t tmpfs -o size=\${SFT_SANDBOX_TMPFS_MB}m,mode=777,nosuid,nodev sft-work "$R${WORK_DIR}"
 mount -o remount,bind,ro "$R" 2>/dev/null || true
 exec chroot "$R" /bin/sh -c 'cd "$0" && exec "$@"' ${WORK_DIR} "$@"
 `;
+
+/** The chroot's contents: system directories (bound or, for merged-/usr links, linked) and extras. */
+function viewPlan(readPaths: string[]): { binds: string; ro: string; links: string } {
+  const binds: string[] = [];
+  const links: string[] = [];
+  for (const d of SYSTEM_DIRS) {
+    try {
+      if (lstatSync(d).isSymbolicLink()) links.push(`${d}=${readlinkSync(d)}`);
+      else binds.push(d);
+    } catch {
+      // not on this system
+    }
+  }
+  return { binds: binds.join(":"), ro: extraReadPaths(readPaths).join(":"), links: links.join(":") };
+}
 
 function which(cmd: string): string | null {
   for (const dir of (process.env.PATH ?? "/usr/bin:/bin").split(":")) {
@@ -138,7 +166,7 @@ function fullLauncher(tools: { unshare: string; prlimit: string; setpriv: string
     workDir: () => WORK_DIR,
     isolation: { network: true, filesystem: true, killedWithParent: true, memory: true, processes: true },
     wrap(argv, spec, scratch) {
-      const keep = [...SYSTEM_DIRS, ...extraReadPaths(spec.readPaths)].join(":");
+      const plan = viewPlan(spec.readPaths);
       const inner = [
         "/usr/bin/prlimit",
         ...limitArgs(spec, true),
@@ -167,7 +195,9 @@ function fullLauncher(tools: { unshare: string; prlimit: string; setpriv: string
           VIEW_SCRIPT,
           "sft-sandbox",
           join(scratch, "root"),
-          keep,
+          plan.binds,
+          plan.ro,
+          plan.links,
           ...inner,
         ],
       };
@@ -257,14 +287,15 @@ function newScratch(): string {
 }
 
 /** Tries the launchers from most to least confining with `probe` (must exit 0). */
-function pickLauncher(key: string, probe: SandboxSpec): Launcher {
+function pickLauncher(interpreter: string, probe: SandboxSpec): Launcher {
+  const forced = process.env.SFT_SANDBOX;
+  const key = `${forced ?? ""}\u0000${interpreter}`;
   const cached = launchers.get(key);
   if (cached) return cached;
   const candidates: Launcher[] = [];
   const unshare = which("unshare");
   const prlimit = which("prlimit");
   const setpriv = which("setpriv");
-  const forced = process.env.SFT_SANDBOX;
   if (
     process.platform === "linux" &&
     forced !== "limits" &&

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { SftError } from "../../../src/errors.js";
 import { scoreModel } from "../../../src/eval/runner.js";
 import { type EvalItem, readSuite } from "../../../src/eval/suite.js";
 import { skipWithoutPython, TEST_PYTHON } from "./python-available.js";
@@ -234,5 +235,21 @@ describe("sftkit code rows in JavaScript and TypeScript", () => {
     assert.equal(wrong[0].score, 0);
     const bad = await score(items.slice(0, 1), ["function add(a: number, b: number): number {"]);
     assert.match(bad[0].detail ?? "", /does not compile/);
+  });
+});
+
+describe("the Python interpreter", () => {
+  it("a missing interpreter is a clear error, not a score of 0", async () => {
+    const [item] = await readSuite(
+      writeJsonl(
+        "he4.jsonl",
+        [humanEval[0]].map(({ broken: _b, ...r }) => r),
+      ),
+    );
+    await assert.rejects(
+      scoreModel([item], ["    return a + b\n"], undefined, { python: join(dir, "no-such-python3") }),
+      (e: unknown) =>
+        e instanceof SftError && e.where.field === "python" && /--python PATH/.test(e.hint ?? ""),
+    );
   });
 });
