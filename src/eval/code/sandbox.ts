@@ -14,7 +14,8 @@
  *   disappears with the namespace (nothing of the run is left on disk, whatever kills it);
  * - `prlimit`: address space or data segment (native buffers included), processes/threads,
  *   file size, open files, no core dumps;
- * - when sftkit runs as root: `setpriv` to uid/gid 65534 with no groups (so RLIMIT_NPROC applies).
+ * - `setpriv --no-new-privs`, and: when sftkit runs as root, uid/gid 65534 with no groups (so
+ *   RLIMIT_NPROC applies); in a user namespace, no capabilities, now or after exec.
  * Elsewhere each missing layer is dropped and reported (`Isolation`); the wall-clock watchdog,
  * the own process group (killed as a whole on timeout) and the output caps always apply.
  */
@@ -171,9 +172,18 @@ function fullLauncher(tools: { unshare: string; prlimit: string; setpriv: string
         "/usr/bin/prlimit",
         ...limitArgs(spec, true),
         "--",
+        // as root: become nobody (RLIMIT_NPROC does not bind root); in a user namespace, stay
+        // its root but without any capability, now or after exec (else it could unmount the view)
+        "/usr/bin/setpriv",
+        "--no-new-privs",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
         ...(root
-          ? ["/usr/bin/setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"]
-          : []),
+          ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"]
+          : [
+              "--securebits=+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked,+keep_caps_locked",
+            ]),
+        "--",
         ...argv,
       ];
       return {

@@ -198,6 +198,16 @@ describe("code sandbox: Python escapes", { skip: skipWithoutPython }, () => {
     } else assert.ok(isolationGaps(r.isolation).includes("network not isolated"));
   });
 
+  it("the child holds no capabilities and cannot take the filesystem view apart", async (t) => {
+    const r = await run(
+      "python",
+      "caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapBnd'))]\nimport os\ntry:\n    os.chroot('/tmp')\n    chrooted = True\nexcept OSError:\n    chrooted = False",
+      ["assert caps == ['0000000000000000'] * 3, caps", "assert not chrooted"],
+    );
+    if (!r.isolation.filesystem) return t.skip("no mount namespace here: the gap is reported");
+    assert.equal(r.passed, 2, r.error);
+  });
+
   it("spawning programs is refused", async () => {
     const r = await run(
       "python",
