@@ -234,7 +234,18 @@ function limitsLauncher(tools: { prlimit: string; setpriv: string | null }): Lau
         ...(tools.setpriv ? ["--pdeathsig", "KILL", "--", tools.prlimit] : []),
         ...limitArgs(spec, drop),
         "--",
-        ...(drop ? [tools.setpriv!, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"] : []),
+        ...(drop
+          ? [
+              tools.setpriv!,
+              "--no-new-privs",
+              "--inh-caps=-all",
+              "--bounding-set=-all",
+              `--reuid=${NOBODY}`,
+              `--regid=${NOBODY}`,
+              "--clear-groups",
+              "--",
+            ]
+          : []),
         ...argv,
       ];
       return { cmd: tools.setpriv ?? tools.prlimit, args };
