@@ -72,11 +72,16 @@ export function findPython(python = "python3"): { executable: string; prefixes: 
   return found;
 }
 
+/** Node 20 names the permission model `--experimental-permission`; later releases `--permission`. */
+const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has("--permission")
+  ? "--permission"
+  : "--experimental-permission";
+
 function jsArgv(memoryMb: number): (workDir: string) => string[] {
   return (workDir) => [
     process.execPath,
     `--max-old-space-size=${memoryMb}`,
-    "--experimental-permission",
+    PERMISSION_FLAG,
     `--allow-fs-read=${workDir}/*`,
     "--no-warnings",
     "-",

@@ -168,13 +168,14 @@ function fullLauncher(tools: { unshare: string; prlimit: string; setpriv: string
     isolation: { network: true, filesystem: true, killedWithParent: true, memory: true, processes: true },
     wrap(argv, spec, scratch) {
       const plan = viewPlan(spec.readPaths);
+      // the same paths inside the chroot: they lie under the bound system directories
       const inner = [
-        "/usr/bin/prlimit",
+        tools.prlimit,
         ...limitArgs(spec, true),
         "--",
         // as root: become nobody (RLIMIT_NPROC does not bind root); in a user namespace, stay
         // its root but without any capability, now or after exec (else it could unmount the view)
-        "/usr/bin/setpriv",
+        tools.setpriv,
         "--no-new-privs",
         "--inh-caps=-all",
         "--bounding-set=-all",

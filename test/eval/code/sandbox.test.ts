@@ -286,7 +286,7 @@ await runCodeTests(${JSON.stringify(language)}, "${loop}", ["assert True"], { ti
               const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8");
               return language === "python"
                 ? /python/.test(cmd) && !/-c/.test(cmd)
-                : /experimental-permission/.test(cmd);
+                : /-permission/.test(cmd);
             } catch {
               return false;
             }
