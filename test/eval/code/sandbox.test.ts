@@ -284,9 +284,7 @@ await runCodeTests(${JSON.stringify(language)}, "${loop}", ["assert True"], { ti
           const interp = kids.filter((p) => {
             try {
               const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8");
-              return language === "python"
-                ? /python/.test(cmd) && !/-c/.test(cmd)
-                : /-permission/.test(cmd);
+              return language === "python" ? /python/.test(cmd) && !/-c/.test(cmd) : /-permission/.test(cmd);
             } catch {
               return false;
             }
