@@ -62,10 +62,11 @@ function parsePositiveInt(v: string, flag: string): number {
 
 export async function runEvalConfigCommand(
   configFile: string,
-  opts: { outDir?: string; maxSamples?: string; quiet?: boolean },
+  opts: { outDir?: string; maxSamples?: string; quiet?: boolean; python?: string },
 ): Promise<void> {
   const config = readEvalConfig(configFile);
   if (opts.outDir) config.out = opts.outDir;
+  if (opts.python) config.python = opts.python;
   if (opts.maxSamples) config.max_samples = parsePositiveInt(opts.maxSamples, "--max-samples");
   const log = opts.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
   const result = await runEvaluation(config, { configFile, log });
@@ -80,6 +81,17 @@ export async function runEvalConfigCommand(
         (t) =>
           `  ${t.task.padEnd(20)} n=${String(t.n).padEnd(4)} ${t.base.score.toFixed(3)} → ${t.sft.score.toFixed(3)}${t.needs_attention ? "  (needs attention)" : ""}`,
       ),
+      ...(result.pass_at_k
+        ? [
+            `pass@k over ${result.pass_at_k.n} samples: ${result.pass_at_k.k
+              .map((k) => {
+                const v = (x: number | null) => (x === null ? "n/a" : x.toFixed(3));
+                return `pass@${k} ${v(result.pass_at_k!.overall.base[`pass@${k}`])} → ${v(result.pass_at_k!.overall.sft[`pass@${k}`])}`;
+              })
+              .join("  ")}`,
+          ]
+        : []),
+      ...(result.sandbox ? [`code sandbox: ${result.sandbox.gaps.join("; ")}`] : []),
       `wrote ${paths.json} and ${paths.html}`,
       "",
     ].join("\n"),
@@ -93,6 +105,7 @@ export function register(parent: Command): void {
     .argument("[config]", "eval config YAML (base, sft, suites, ifeval, judge, generation, out)")
     .option("--out-dir <dir>", "output directory for report.json and report.html (overrides `out`)")
     .option("--max-samples <n>", "use at most N samples per suite")
+    .option("--python <path>", "Python interpreter for code checkers (overrides `python`; default python3)")
     .option("--quiet", "no progress lines")
     .addHelpText(
       "after",
@@ -100,7 +113,10 @@ export function register(parent: Command): void {
 Config (YAML):
   base: { kind: responses, path: base.jsonl }     # or kind: openai, base_url, model, api_key_env
   sft:  { kind: openai, base_url: http://127.0.0.1:8000/v1, model: my-sft }
-  suites: [suite.jsonl]                           # rows {instruction, expected?, task, checker, …}
+  suites: [suite.jsonl]                           # rows {instruction, expected?, task, checker, …}, HumanEval or MBPP rows
+  samples: 10                                     # responses per prompt (seeded); reports pass@k
+  k: [1, 10]                                      # the k of pass@k (each ≤ samples)
+  python: python3                                 # interpreter of the Python code checker
   ifeval: { prompts: input_data.jsonl }           # optional
   judge: { llm: { base_url: …, model: … } }       # optional pairwise judge
   out: eval-report
@@ -111,7 +127,10 @@ Examples:
   $ sft eval suite --suite math.jsonl --responses answers.jsonl`,
     )
     .action(
-      async (config: string | undefined, opts: { outDir?: string; maxSamples?: string; quiet?: boolean }) => {
+      async (
+        config: string | undefined,
+        opts: { outDir?: string; maxSamples?: string; quiet?: boolean; python?: string },
+      ) => {
         if (!config) {
           throw new SftError("sft eval needs a config file or a subcommand", {
             hint: "run `sft eval CONFIG.yaml`, `sft eval ifeval …` or `sft eval --help`",
@@ -191,6 +210,7 @@ Example:
     .description("score one model's precomputed responses on a suite (checkers, format, IF score)")
     .requiredOption("--suite <file>", "suite JSONL")
     .requiredOption("--responses <file>", "responses JSONL: {id?, prompt?, response}")
+    .option("--python <path>", "Python interpreter for code checkers (default python3)")
     .option("--out <file>", "write per-sample results and per-task scores as JSON")
     .addHelpText(
       "after",
@@ -198,11 +218,12 @@ Example:
 Example:
   $ sft eval suite --suite math.jsonl --responses answers.jsonl --out scores.json`,
     )
-    .action(async (opts: { suite: string; responses: string; out?: string }) => {
+    .action(async (opts: { suite: string; responses: string; out?: string; python?: string }) => {
       const items = await readSuite(opts.suite);
       const gen = await PrecomputedGenerator.fromFile(opts.responses);
       const responses = await gen.generate(items.map((it) => ({ id: it.id, prompt: it.prompt })));
-      const scored = await scoreModel(items, responses, undefined);
+      const scored = await scoreModel(items, responses, undefined, { python: opts.python });
+      const gaps = [...new Set(scored.flatMap((s) => s.sandbox_gaps ?? []))].sort();
       const tasks = [...new Set(items.map((it) => it.task))].map((task) => {
         const idx = items.map((it, i) => (it.task === task ? i : -1)).filter((i) => i >= 0);
         const mean = (f: (i: number) => number) => idx.reduce((a, i) => a + f(i), 0) / idx.length;
@@ -221,8 +242,12 @@ Example:
           checker: it.checker,
           ...scored[i],
         }));
-        writeFileAtomicSync(opts.out, `${JSON.stringify({ tasks, samples }, null, 2)}\n`);
+        writeFileAtomicSync(
+          opts.out,
+          `${JSON.stringify({ tasks, samples, ...(gaps.length ? { sandbox: { gaps } } : {}) }, null, 2)}\n`,
+        );
       }
+      if (gaps.length) process.stdout.write(`code sandbox: ${gaps.join("; ")}\n`);
       for (const t of tasks)
         process.stdout.write(
           `${t.task.padEnd(20)} n=${String(t.n).padEnd(4)} score ${t.score.toFixed(3)}  pass ${pct(t.pass_rate)}  IF ${t.if_score.toFixed(3)}\n`,

@@ -63,6 +63,12 @@ export const evalConfigSchema = z.strictObject({
     .optional(),
   /** fluency: perplexity under this reference model (HF directory or GGUF, run by the package's engine) */
   fluency: z.strictObject({ model: z.string().min(1) }).optional(),
+  /** code checkers: the Python interpreter (name on PATH or path; default python3) */
+  python: z.string().min(1).optional(),
+  /** responses per prompt and model; n > 1 reports pass@k (sample i is seeded generation.seed + i) */
+  samples: positiveInt.default(1),
+  /** the k of pass@k, each at most `samples` (default: 1 and 10, those ≤ samples) */
+  k: z.array(positiveInt).min(1).optional(),
   /** tasks whose improvement is below this are flagged as needing attention */
   attention_threshold: z.number().default(0.1),
   /** output directory for report.json and report.html */
@@ -83,6 +89,17 @@ export function validateEvalConfig(
         hint: "add `suites: [path/to/suite.jsonl]` and/or `ifeval: { prompts: input_data.jsonl }`",
         code: "E_CONFIG",
       });
+    }
+    const tooLarge = result.data.k?.find((k) => k > result.data.samples);
+    if (tooLarge !== undefined) {
+      throw new SftError(
+        `pass@${tooLarge} needs at least ${tooLarge} samples per prompt (samples: ${result.data.samples})`,
+        {
+          where: { file: source.file, line: source.lineOf?.(["k"]), field: "k" },
+          hint: `raise \`samples\` to ${tooLarge} or more, or drop ${tooLarge} from \`k\``,
+          code: "E_CONFIG",
+        },
+      );
     }
     return result.data;
   }

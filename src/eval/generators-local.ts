@@ -40,19 +40,33 @@ registerGeneratorKind("local", {
     return {
       name: name ?? (o.adapter ? `${o.model}+${o.adapter}` : o.model),
       async generate(requests: GenerationRequest[]): Promise<string[]> {
-        const outputs = await lm.generate(
-          requests.map((r) => ({ prompt: r.prompt, system: r.system })),
-          {
-            maxNewTokens: g.max_tokens,
-            temperature: g.temperature,
-            topP: g.top_p,
-            seed: g.seed,
-            stop: g.stop,
-            raw: o.raw,
-            maxBatchSize: o.max_batch_size,
-          },
-        );
-        return outputs.map((out) => out.text);
+        // one decoding call per sample number, seeded generation.seed + sample
+        const out: string[] = new Array(requests.length);
+        const bySample = new Map<number, number[]>();
+        requests.forEach((r, i) => {
+          const s = r.sample ?? 0;
+          const list = bySample.get(s);
+          if (list) list.push(i);
+          else bySample.set(s, [i]);
+        });
+        for (const [sample, idx] of bySample) {
+          const outputs = await lm.generate(
+            idx.map((i) => ({ prompt: requests[i].prompt, system: requests[i].system })),
+            {
+              maxNewTokens: g.max_tokens,
+              temperature: g.temperature,
+              topP: g.top_p,
+              seed: g.seed + sample,
+              stop: g.stop,
+              raw: o.raw,
+              maxBatchSize: o.max_batch_size,
+            },
+          );
+          idx.forEach((i, j) => {
+            out[i] = outputs[j].text;
+          });
+        }
+        return out;
       },
     };
   },

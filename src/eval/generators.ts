@@ -3,8 +3,11 @@
  * the evaluator does not care whether they come from a server, a file or the local engine.
  *
  * Built-in kinds:
- * - `responses`: a precomputed JSONL file of `{id?, prompt? | instruction?, response}`
- *   rows, matched to samples by `id` first, then by exact prompt text;
+ * - `responses`: a precomputed JSONL file of `{id?, prompt? | instruction?, response, sample?}`
+ *   rows, matched to samples by `id` first, then by exact prompt text; `sample` (0-based,
+ *   default 0) numbers the responses of one prompt when `samples: n` > 1. An id (with its
+ *   sample) given twice is an error, and so is a prompt answered twice differently and then
+ *   looked up by its text;
  * - `openai`: any OpenAI-compatible chat server (OpenAI, vLLM, Ollama, llama.cpp server…)
  *   through src/llm, with the options of `llm` configs (base_url, model, api_key_env, …).
  * More kinds plug in with `registerGeneratorKind` (the local engine registers `local`).
@@ -23,6 +26,8 @@ export interface GenerationRequest {
   id: string;
   prompt: string;
   system?: string;
+  /** which of the n samples of this prompt (0-based; seeds sampling: generation.seed + sample) */
+  sample?: number;
 }
 
 export interface ResponseGenerator {
@@ -93,13 +98,15 @@ export async function createGenerator(
   return kind.create(parsed.data, ctx, name);
 }
 
+const sampleKey = (key: string, sample: number) => (sample === 0 ? key : `${key}\u0000${sample}`);
+
 /** Responses read from a file (see the module comment). */
 export class PrecomputedGenerator implements ResponseGenerator {
   private constructor(
     readonly name: string,
     private readonly file: string,
     private readonly byId: Map<string, string>,
-    private readonly byPrompt: Map<string, string>,
+    private readonly byPrompt: Map<string, string | { ambiguous: number[] }>,
   ) {}
 
   static async fromFile(file: string, name?: string): Promise<PrecomputedGenerator> {
@@ -108,9 +115,12 @@ export class PrecomputedGenerator implements ResponseGenerator {
       prompt: z.string().optional(),
       instruction: z.string().optional(),
       response: z.string(),
+      sample: z.number().int().nonnegative().optional(),
     });
     const byId = new Map<string, string>();
-    const byPrompt = new Map<string, string>();
+    const idLine = new Map<string, number>();
+    const byPrompt = new Map<string, string | { ambiguous: number[] }>();
+    const promptLine = new Map<string, number>();
     for (const { value, line } of await readJsonl(file)) {
       const parsed = row.safeParse(value);
       if (!parsed.success) {
@@ -121,22 +131,54 @@ export class PrecomputedGenerator implements ResponseGenerator {
         });
       }
       const r = parsed.data;
-      if (r.id !== undefined) byId.set(String(r.id), r.response);
+      const sample = r.sample ?? 0;
+      if (r.id !== undefined) {
+        const key = sampleKey(String(r.id), sample);
+        const first = idLine.get(key);
+        if (first !== undefined)
+          throw new SftError(
+            `duplicate response id "${r.id}"${r.sample !== undefined ? ` (sample ${sample})` : ""}: first given on line ${first}`,
+            {
+              where: { file, line, field: "id" },
+              hint: "give each response its own id (or, for several samples of one prompt, a distinct `sample` number)",
+            },
+          );
+        idLine.set(key, line);
+        byId.set(key, r.response);
+      }
       const prompt = r.prompt ?? r.instruction;
-      if (prompt !== undefined) byPrompt.set(prompt, r.response);
+      if (prompt !== undefined) {
+        const key = sampleKey(prompt, sample);
+        const seen = byPrompt.get(key);
+        if (seen === undefined) {
+          byPrompt.set(key, r.response);
+          promptLine.set(key, line);
+        } else if (typeof seen === "string" && seen !== r.response)
+          byPrompt.set(key, { ambiguous: [promptLine.get(key)!, line] });
+        else if (typeof seen !== "string") seen.ambiguous.push(line);
+      }
     }
     return new PrecomputedGenerator(name ?? file.split("/").pop() ?? file, file, byId, byPrompt);
   }
 
   async generate(requests: GenerationRequest[]): Promise<string[]> {
     return requests.map((r) => {
-      const hit = this.byId.get(r.id) ?? this.byPrompt.get(r.prompt);
+      const sample = r.sample ?? 0;
+      const hit = this.byId.get(sampleKey(r.id, sample)) ?? this.byPrompt.get(sampleKey(r.prompt, sample));
       if (hit === undefined) {
-        throw new SftError(`no response for sample "${r.id}"`, {
+        throw new SftError(`no response for sample "${r.id}"${sample > 0 ? ` (sample ${sample})` : ""}`, {
           where: { file: this.file },
-          hint: "add a row with this id, or with the sample's exact prompt text",
+          hint: `add a row with this id${sample > 0 ? ` and "sample": ${sample}` : ""}, or with the sample's exact prompt text`,
         });
       }
+      if (typeof hit !== "string")
+        throw new SftError(
+          `the prompt of sample "${r.id}" has different responses on lines ${hit.ambiguous.join(", ")}`,
+          {
+            where: { file: this.file, line: hit.ambiguous[0] },
+            hint: "give the rows ids that match the suite's sample ids",
+          },
+        );
       return hit;
     });
   }
@@ -165,7 +207,7 @@ export class BackendGenerator implements ResponseGenerator {
           max_tokens: this.settings.max_tokens,
           temperature: this.settings.temperature,
           top_p: this.settings.top_p,
-          seed: this.settings.seed,
+          seed: this.settings.seed + (r.sample ?? 0),
           stop: this.settings.stop,
         });
         out[i] = res.choices[0]?.text ?? "";

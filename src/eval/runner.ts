@@ -8,7 +8,8 @@ import { type EvalConfig, readEvalConfig } from "../config/eval.js";
 import { SftError } from "../errors.js";
 import { createLlmBackend } from "../llm/index.js";
 import type { LlmBackend } from "../llm/types.js";
-import { runChecker } from "./checkers/checkers.js";
+import { type CheckerOptions, runChecker } from "./checkers/checkers.js";
+import { meanPassAtKs, passAtKs } from "./code/pass-at-k.js";
 import { analyzeFormats, type FormatAnalysis, type PerplexityScorer } from "./format.js";
 import { configDir, createGenerator, type GenerationRequest, resolvePath } from "./generators.js";
 // registers the `local` generator kind (the package's own engine)
@@ -32,6 +33,8 @@ export interface ModelSample {
   score: number;
   pass: boolean;
   detail?: string;
+  /** code checker: what the sandbox could not isolate for this run */
+  sandbox_gaps?: string[];
   ifeval?: { strict: FollowResult; loose: FollowResult };
   if_score: IfScoreParts;
   format: FormatAnalysis;
@@ -47,6 +50,29 @@ export interface SampleResult {
   sft: ModelSample;
   /** sft.score − base.score */
   improvement: number;
+  /** with `samples: n` > 1: how many of the n samples passed, and pass@k (Chen et al. 2021) */
+  pass_at_k?: { n: number; base: SamplePassAtK; sft: SamplePassAtK };
+}
+
+export interface SamplePassAtK {
+  /** samples (of n) that passed their checker */
+  correct: number;
+  /** "pass@1", "pass@10", …: null where k > n */
+  values: Record<string, number | null>;
+}
+
+/** pass@k over problems (suite rows), per task and overall, base vs fine-tuned. */
+export interface PassAtKSummary {
+  n: number;
+  k: number[];
+  seed: number;
+  overall: { base: Record<string, number | null>; sft: Record<string, number | null> };
+  tasks: {
+    task: string;
+    problems: number;
+    base: Record<string, number | null>;
+    sft: Record<string, number | null>;
+  }[];
 }
 
 export interface ModelAggregate {
@@ -95,6 +121,10 @@ export interface EvalResult {
   ifeval?: { n: number; base: IfevalAccuracy; sft: IfevalAccuracy };
   format: { base: FormatSummary; sft: FormatSummary };
   judge?: JudgeSummary;
+  /** with `samples: n` > 1 */
+  pass_at_k?: PassAtKSummary;
+  /** what the code sandbox could not isolate on this machine (absent when it isolated all) */
+  sandbox?: { gaps: string[] };
   best_task: { task: string; improvement: number } | null;
   attention_tasks: { task: string; improvement: number }[];
   suggestions: string[];
@@ -123,10 +153,22 @@ export interface RunEvalOptions {
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 const round = (x: number, d = 6) => Math.round(x * 10 ** d) / 10 ** d;
 
+/** Options every code checker gets (the Python interpreter). */
+export interface CodeCheckSettings {
+  python?: string;
+}
+
+function checkerOptions(it: EvalItem, code: CodeCheckSettings): CheckerOptions {
+  return it.checker === "code" && code.python !== undefined
+    ? { ...it.options, python: code.python }
+    : it.options;
+}
+
 export async function scoreModel(
   items: EvalItem[],
   responses: string[],
   scorer: PerplexityScorer | undefined,
+  code: CodeCheckSettings = {},
 ): Promise<ModelSample[]> {
   const formats = await analyzeFormats(
     items.map((it, i) => ({ instruction: it.prompt, response: responses[i] })),
@@ -152,14 +194,16 @@ export async function scoreModel(
     let score: number;
     let pass: boolean;
     let detail: string | undefined;
+    let gaps: string[] | undefined;
     if (it.checker === "ifeval") {
       score = strictShare ?? 0;
       pass = ifeval?.strict.follow_all_instructions ?? false;
     } else {
-      const r = await runChecker(it.checker, response, it.options);
+      const r = await runChecker(it.checker, response, checkerOptions(it, code));
       score = r.score;
       pass = r.pass;
       detail = r.detail;
+      gaps = r.sandbox_gaps;
     }
     const expected = typeof it.options.expected === "string" ? it.options.expected : undefined;
     out.push({
@@ -168,6 +212,7 @@ export async function scoreModel(
       score,
       pass,
       detail,
+      ...(gaps ? { sandbox_gaps: gaps } : {}),
       ifeval: ifeval ? { strict: ifeval.strict, loose: ifeval.loose } : undefined,
       if_score: instructionFollowingScore({
         instruction: it.prompt,
@@ -274,6 +319,67 @@ export function deriveSuggestions(r: Omit<EvalResult, "suggestions" | "samples">
   return out;
 }
 
+/**
+ * Generates samples 1 … n−1 of every item (sample 0 is the one scored above) and counts, per
+ * item, how many of the n passed their checker.
+ */
+async function countCorrectSamples(
+  gen: { name: string; generate(r: GenerationRequest[]): Promise<string[]> },
+  items: EvalItem[],
+  requests: GenerationRequest[],
+  first: ModelSample[],
+  n: number,
+  code: CodeCheckSettings,
+  log: (line: string) => void,
+): Promise<number[]> {
+  const extra: GenerationRequest[] = [];
+  for (let s = 1; s < n; s++) for (const r of requests) extra.push({ ...r, sample: s });
+  log(`generating ${extra.length} more samples (${n} per prompt) with ${gen.name}`);
+  const responses = await gen.generate(extra);
+  if (responses.length !== extra.length)
+    throw new SftError(
+      `generator "${gen.name}" returned ${responses.length} responses for ${extra.length} prompts`,
+    );
+  const counts = first.map((s) => (s.pass ? 1 : 0));
+  for (let j = 0; j < extra.length; j++) {
+    const i = j % items.length;
+    const it = items[i];
+    if (it.checker === "ifeval") {
+      const r = scoreIfevalPrompt(
+        {
+          key: it.id,
+          prompt: it.prompt,
+          instruction_id_list: it.ifeval!.instruction_id_list,
+          kwargs: it.ifeval!.kwargs,
+        },
+        responses[j],
+        it.source,
+      );
+      if (r.strict.follow_all_instructions) counts[i]++;
+    } else if ((await runChecker(it.checker, responses[j], checkerOptions(it, code))).pass) counts[i]++;
+  }
+  return counts;
+}
+
+function summarizePassAtK(samples: SampleResult[], n: number, ks: number[], seed: number): PassAtKSummary {
+  const of = (ss: SampleResult[], which: "base" | "sft") =>
+    meanPassAtKs(
+      ss.map((s) => s.pass_at_k![which].values),
+      ks,
+    );
+  const taskNames = [...new Set(samples.map((s) => s.task))];
+  return {
+    n,
+    k: ks,
+    seed,
+    overall: { base: of(samples, "base"), sft: of(samples, "sft") },
+    tasks: taskNames.map((task) => {
+      const ss = samples.filter((s) => s.task === task);
+      return { task, problems: ss.length, base: of(ss, "base"), sft: of(ss, "sft") };
+    }),
+  };
+}
+
 /** Runs an evaluation from a validated config. */
 export async function runEvaluation(config: EvalConfig, opts: RunEvalOptions = {}): Promise<EvalResult> {
   const baseDir = opts.baseDir ?? configDir(opts.configFile);
@@ -308,6 +414,15 @@ export async function runEvaluation(config: EvalConfig, opts: RunEvalOptions = {
   }
   const ctx = { baseDir, generation: config.generation, file: opts.configFile };
   const results: Record<"base" | "sft", { name: string; samples: ModelSample[] }> = {} as never;
+  const n = config.samples;
+  const ks = config.k ?? [1, 10].filter((k) => k <= n);
+  const codeSettings: CodeCheckSettings = { python: config.python };
+  if (n > 1 && config.generation.temperature === 0)
+    log(
+      `samples: ${n} with temperature 0: generators that honour it return ${n} equal answers (pass@k = pass@1)`,
+    );
+  /** per model: for each item, how many of the n samples passed */
+  const correct: Record<"base" | "sft", number[]> = { base: [], sft: [] };
   for (const which of ["base", "sft"] as const) {
     const gen = await createGenerator(config[which], { ...ctx, field: which });
     try {
@@ -323,8 +438,19 @@ export async function runEvaluation(config: EvalConfig, opts: RunEvalOptions = {
       log(`scoring ${which}`);
       results[which] = {
         name: config[which].name ?? gen.name,
-        samples: await scoreModel(items, responses, scorer),
+        samples: await scoreModel(items, responses, scorer, codeSettings),
       };
+      if (n > 1) {
+        correct[which] = await countCorrectSamples(
+          gen,
+          items,
+          requests,
+          results[which].samples,
+          n,
+          codeSettings,
+          log,
+        );
+      }
     } finally {
       await gen.close?.();
     }
@@ -338,7 +464,20 @@ export async function runEvaluation(config: EvalConfig, opts: RunEvalOptions = {
     base: results.base.samples[i],
     sft: results.sft.samples[i],
     improvement: round(results.sft.samples[i].score - results.base.samples[i].score),
+    ...(n > 1
+      ? {
+          pass_at_k: {
+            n,
+            base: { correct: correct.base[i], values: passAtKs(n, correct.base[i], ks) },
+            sft: { correct: correct.sft[i], values: passAtKs(n, correct.sft[i], ks) },
+          },
+        }
+      : {}),
   }));
+  const gaps = [
+    ...new Set(samples.flatMap((s) => [...(s.base.sandbox_gaps ?? []), ...(s.sft.sandbox_gaps ?? [])])),
+  ].sort();
+  if (gaps.length) log(`code sandbox: ${gaps.join("; ")}`);
   const threshold = config.attention_threshold;
   const taskNames = [...new Set(items.map((it) => it.task))];
   const tasks: TaskResult[] = taskNames.map((task) => {
@@ -401,6 +540,8 @@ export async function runEvaluation(config: EvalConfig, opts: RunEvalOptions = {
       sft: formatSummary(results.sft.samples),
     },
     judge,
+    ...(n > 1 ? { pass_at_k: summarizePassAtK(samples, n, ks, config.generation.seed) } : {}),
+    ...(gaps.length ? { sandbox: { gaps } } : {}),
     best_task: ranked.length ? { task: ranked[0].task, improvement: ranked[0].improvement } : null,
     attention_tasks: tasks
       .filter((t) => t.needs_attention)

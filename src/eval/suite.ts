@@ -13,6 +13,17 @@
  * `memory_mb`, `case_sensitive`), `id` (default `<file>:<line>`), and optionally IFEval
  * constraints (`instruction_id_list` + `kwargs`) that the format score then checks.
  * IFEval's own prompt files can be used as a suite too (task "ifeval").
+ *
+ * Code rows may name their `language` (python, javascript, typescript; else the answer's
+ * fence tag decides, else javascript), the `entry_point` the tests call and, for Python,
+ * `setup` code run first. The published code-generation formats are read as they are, row by
+ * row (one file may mix them):
+ * - HumanEval (`task_id, prompt, canonical_solution, test, entry_point`): the model gets the
+ *   prompt; the program is prompt + the answer's code; the test is `test` + `check(entry_point)`;
+ *   Python; task "humaneval" unless the row has a `task`.
+ * - MBPP (`task_id, text, code, test_list, test_setup_code`): the model gets the text and the
+ *   tests it must pass (as in the MBPP paper); each assert of `test_list` is one test, after
+ *   `test_setup_code`; Python; task "mbpp".
  */
 import { basename } from "node:path";
 import { z } from "zod";
@@ -24,6 +35,7 @@ import {
   compileSchema,
   missingOption,
 } from "./checkers/checkers.js";
+import { CODE_LANGUAGES } from "./code/extract.js";
 import { readIfevalPrompts } from "./ifeval/evaluate.js";
 import { bindInstruction } from "./ifeval/instructions.js";
 import { describeIssue, readJsonl } from "./io/jsonl.js";
@@ -41,7 +53,121 @@ const checkerOptionFields = {
   tests: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
   timeout_ms: z.number().int().positive().optional(),
   memory_mb: z.number().int().positive().optional(),
+  language: z.enum(CODE_LANGUAGES).optional(),
+  entry_point: z.string().min(1).optional(),
+  setup: z.string().optional(),
 };
+
+const humanEvalRowSchema = z
+  .object({
+    task_id: z.union([z.string().min(1), z.number()]),
+    prompt: z.string().min(1),
+    canonical_solution: z.string().optional(),
+    test: z.string().min(1),
+    entry_point: z.string().min(1),
+    task: z.string().min(1).optional(),
+    timeout_ms: z.number().int().positive().optional(),
+    memory_mb: z.number().int().positive().optional(),
+  })
+  .passthrough();
+
+const mbppRowSchema = z
+  .object({
+    task_id: z.union([z.string().min(1), z.number()]),
+    text: z.string().min(1),
+    code: z.string().optional(),
+    test_list: z.array(z.string().min(1)).min(1),
+    test_setup_code: z.string().optional(),
+    challenge_test_list: z.array(z.string()).optional(),
+    task: z.string().min(1).optional(),
+    timeout_ms: z.number().int().positive().optional(),
+    memory_mb: z.number().int().positive().optional(),
+  })
+  .passthrough();
+
+type RowFormat = "humaneval" | "mbpp" | "sftkit";
+
+function formatOf(value: unknown): RowFormat {
+  if (typeof value !== "object" || value === null) return "sftkit";
+  const v = value as Record<string, unknown>;
+  if ("instruction" in v) return "sftkit";
+  if ("entry_point" in v && "test" in v && "prompt" in v) return "humaneval";
+  if ("test_list" in v && "text" in v) return "mbpp";
+  return "sftkit";
+}
+
+function notARow(
+  format: string,
+  error: z.ZodError,
+  where: { file: string; line: number },
+  hint: string,
+): SftError {
+  const { field, message } = describeIssue(error);
+  return new SftError(`not a ${format} row: ${message}`, { where: { ...where, field }, hint });
+}
+
+/** A HumanEval- or MBPP-format row as an evaluation item (see the module comment). */
+function publishedCodeItem(
+  format: "humaneval" | "mbpp",
+  value: unknown,
+  where: { file: string; line: number },
+): EvalItem {
+  if (format === "humaneval") {
+    const parsed = humanEvalRowSchema.safeParse(value);
+    if (!parsed.success)
+      throw notARow(
+        "HumanEval",
+        parsed.error,
+        where,
+        "a HumanEval row is {task_id, prompt, canonical_solution, test, entry_point}",
+      );
+    const r = parsed.data;
+    return {
+      id: String(r.task_id),
+      task: r.task ?? "humaneval",
+      prompt: r.prompt,
+      checker: "code",
+      options: {
+        expected: r.canonical_solution,
+        tests: [`${r.test}\n\ncheck(${r.entry_point})\n`],
+        language: "python",
+        entry_point: r.entry_point,
+        prefix: r.prompt,
+        timeout_ms: r.timeout_ms,
+        memory_mb: r.memory_mb,
+      },
+      source: where,
+    };
+  }
+  const parsed = mbppRowSchema.safeParse(value);
+  if (!parsed.success)
+    throw notARow(
+      "MBPP",
+      parsed.error,
+      where,
+      "an MBPP row is {task_id, text, code, test_list, test_setup_code}",
+    );
+  const r = parsed.data;
+  const entry = /^\s*assert\s+(?:not\s+)?\(?\s*(?:set\(|math\.isclose\()?\s*([A-Za-z_]\w*)\s*\(/.exec(
+    r.test_list[0],
+  )?.[1];
+  return {
+    id: String(r.task_id),
+    task: r.task ?? "mbpp",
+    prompt: `${r.text}\nYour code should pass these tests:\n\n${r.test_list.join("\n")}`,
+    checker: "code",
+    options: {
+      expected: r.code,
+      tests: r.test_list,
+      setup: r.test_setup_code ?? "",
+      language: "python",
+      entry_point: entry,
+      timeout_ms: r.timeout_ms,
+      memory_mb: r.memory_mb,
+    },
+    source: where,
+  };
+}
 
 export const suiteRowSchema = z
   .object({
@@ -99,6 +225,15 @@ export async function readSuite(file: string): Promise<EvalItem[]> {
   const seen = new Set<string>();
   for (const { value, line } of await readJsonl(file)) {
     const where = { file, line };
+    const format = formatOf(value);
+    if (format !== "sftkit") {
+      const item = publishedCodeItem(format, value, where);
+      if (seen.has(item.id))
+        throw new SftError(`duplicate sample id "${item.id}"`, { where: { ...where, field: "task_id" } });
+      seen.add(item.id);
+      items.push(item);
+      continue;
+    }
     const parsed = suiteRowSchema.safeParse(value);
     if (!parsed.success) {
       const { field, message } = describeIssue(parsed.error);
@@ -123,6 +258,9 @@ export async function readSuite(file: string): Promise<EvalItem[]> {
       tests: row.tests,
       timeout_ms: row.timeout_ms,
       memory_mb: row.memory_mb,
+      language: row.language,
+      entry_point: row.entry_point,
+      setup: row.setup,
     };
     for (const [k, v] of Object.entries(fromChecker))
       if (v !== undefined) (options as Record<string, unknown>)[k] = v;

@@ -13,16 +13,18 @@
  * | numeric | the answer number is within `tolerance` (abs) or `relative_tolerance` |
  * | rouge_l / bleu / chrf | metric vs expected ≥ threshold (CJK-aware tokens) |
  * | json_schema | the response (or its ``` block) is JSON valid under `schema` |
- * | code | the response's code passes `tests` in a sandboxed Node process |
+ * | code | the response's code (Python, JavaScript or TypeScript) passes `tests` in the sandbox |
  *
  * Normalisation for exact/contains: Unicode NFKC, whitespace collapsed, trimmed, outer
  * quotes and one trailing period removed, lower-cased unless `case_sensitive`.
  */
 import AjvModule from "ajv";
 import { rougeL } from "../../data/text/rouge.js";
+import { type CodeLanguage, extractCode } from "../code/extract.js";
+import { runCodeTests } from "../code/run.js";
+import { isolationGaps } from "../code/sandbox.js";
 import { sentenceBleu } from "../metrics/bleu.js";
 import { chrf } from "../metrics/chrf.js";
-import { extractCode, runCodeTests } from "./code-sandbox.js";
 
 export const CHECKERS = [
   "exact",
@@ -52,6 +54,18 @@ export interface CheckerOptions {
   tests?: string | string[];
   timeout_ms?: number;
   memory_mb?: number;
+  /** code: the language of the tests (else the answer's fence tag, else `default_language`) */
+  language?: CodeLanguage;
+  /** code: the language when neither the row nor the answer names one */
+  default_language?: CodeLanguage;
+  /** code: the function the tests call (picks the right block among several fences) */
+  entry_point?: string;
+  /** code: text the answer continues (a HumanEval prompt): the program is prefix + answer */
+  prefix?: string;
+  /** code (Python): run before the solution (MBPP's test_setup_code) */
+  setup?: string;
+  /** code (Python): the interpreter (default python3) */
+  python?: string;
 }
 
 export interface CheckResult {
@@ -59,6 +73,8 @@ export interface CheckResult {
   pass: boolean;
   /** What was compared or why it failed (short). */
   detail?: string;
+  /** code: what the sandbox could not isolate on this machine ("network not isolated", …) */
+  sandbox_gaps?: string[];
 }
 
 /** Which options each checker needs; checked when a suite is read. */
@@ -193,12 +209,17 @@ function graded(score: number, threshold: number, detail?: string): CheckResult 
   return { score, pass: score >= threshold, detail };
 }
 
-/** Scores `response` with `checker`. */
+/** Scores `response` with `checker`; the score always lies in [0, 1]. */
 export async function runChecker(
   checker: CheckerName,
   response: string,
   o: CheckerOptions,
 ): Promise<CheckResult> {
+  const r = await check(checker, response, o);
+  return r.score >= 0 && r.score <= 1 ? r : { ...r, score: Math.min(1, Math.max(0, r.score)) };
+}
+
+async function check(checker: CheckerName, response: string, o: CheckerOptions): Promise<CheckResult> {
   const cs = o.case_sensitive ?? false;
   switch (checker) {
     case "exact": {
@@ -261,15 +282,28 @@ export async function runChecker(
     }
     case "code": {
       const tests = Array.isArray(o.tests) ? o.tests : [o.tests ?? ""];
-      const r = await runCodeTests(extractCode(response), tests, {
+      const { language, code } = extractCode(response, {
+        language: o.language,
+        fallback: o.default_language ?? "javascript",
+        entryPoint: o.entry_point,
+      });
+      const r = await runCodeTests(language, (o.prefix ?? "") + code, tests, {
         timeoutMs: o.timeout_ms,
         memoryMb: o.memory_mb,
+        python: o.python,
+        setup: o.setup,
       });
-      return graded(
-        r.total ? r.passed / r.total : 0,
-        o.threshold ?? 1,
-        r.error ?? `${r.passed}/${r.total} tests passed`,
-      );
+      // the verdict guarantees passed <= total, and runChecker clamps every score to [0, 1]
+      const score = r.total ? r.passed / r.total : 0;
+      const gaps = isolationGaps(r.isolation);
+      return {
+        ...graded(
+          score,
+          o.threshold ?? 1,
+          `${language}: ${r.passed}/${r.total} tests passed${r.error ? `; ${r.error}` : ""}`,
+        ),
+        ...(gaps.length ? { sandbox_gaps: gaps } : {}),
+      };
     }
   }
 }

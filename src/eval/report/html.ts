@@ -3,6 +3,7 @@
  * assets, so it opens from disk, in mail, or in CI artifacts alike.
  */
 import type { EvalResult, SampleResult } from "../runner.js";
+import { passAtKBlock, sandboxBlock } from "./code.js";
 import { binEdges, esc, groupedBarChart, histogram } from "./svg.js";
 
 const BASE = "#8da0cb";
@@ -165,6 +166,8 @@ ${ifChart}
 ${table(["format measure", "base", "SFT"], fmtRows)}
 ${ifevalBlock}
 ${judgeBlock}
+${passAtKBlock(r)}
+${sandboxBlock(r)}
 <h2>Samples${r.samples.length > shown.length ? ` (first ${shown.length} of ${r.samples.length}; all are in report.json)` : ""}</h2>
 <table class="samples"><thead><tr><th>id</th><th>task</th><th>checker</th><th>base</th><th>SFT</th><th>Δ</th><th>prompt and answers</th></tr></thead><tbody>
 ${shown.map(sampleRow).join("\n")}
