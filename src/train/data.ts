@@ -26,8 +26,8 @@ import {
   trailerNotice,
 } from "../tokenize/preflight.js";
 import type { TextTokenizer } from "../tokenize/tokenizer.js";
-import { Rng } from "../util/rng.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
+import { Rng } from "../util/rng.js";
 import { microBatches } from "./batches.js";
 import type { TrainBatch } from "./engine-bridge.js";
 import { type MixTask, mixEpoch, taskDrawCounts } from "./mixing.js";
