@@ -6,7 +6,7 @@
  * of its own turn. It is a necessary condition only (text found could have come from elsewhere
  * in the turn), but content that is nowhere in its turn is certainly lost.
  */
-import type { Message, RecordMeta } from "../data/record.js";
+import type { Message, RecordMeta } from "../record/record.js";
 import { toolsFromMeta } from "./chat-template.js";
 import type { RenderedConversation } from "./render-types.js";
 
