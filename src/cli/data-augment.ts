@@ -1,8 +1,6 @@
 /** `sft data augment CONFIG.yaml`: paraphrase, difficulty, format and context variants (resumable). */
-import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { type AugmentConfig, augmentConfigSchema } from "../config/augment.js";
-import { loadYamlConfig } from "../config/build.js";
+import { loadAugmentConfig } from "../config/augment.js";
 import { augmentRecords } from "../data/augment/index.js";
 import { statePathFor } from "../data/build/builder.js";
 import { lockOutput } from "../data/build/output-lock.js";
@@ -15,20 +13,9 @@ import {
   type Pricing,
   UsageMeter,
 } from "../llm/index.js";
-import { resolveFrom, resolveLlmPaths } from "./data-build.js";
 
-export function loadAugmentConfig(file: string): AugmentConfig {
-  const c = loadYamlConfig(augmentConfigSchema, file);
-  const base = dirname(resolve(file));
-  return {
-    ...c,
-    llm: resolveLlmPaths(base, c.llm),
-    in: resolveFrom(base, c.in)!,
-    out: resolveFrom(base, c.out)!,
-    rejects: resolveFrom(base, c.rejects),
-    state: resolveFrom(base, c.state),
-  };
-}
+// tests and callers load an augment config through the command's module too
+export { loadAugmentConfig };
 
 export async function runDataAugment(file: string, opts: { quiet?: boolean } = {}): Promise<void> {
   const config = loadAugmentConfig(file);

@@ -1,6 +1,7 @@
 /** `sft data balance IN --out OUT --per-group N`: per-group targets, best quality first, report of short groups. */
 import type { Command } from "commander";
-import { balanceConfigSchema, validateConfig } from "../config/build.js";
+import { balanceConfigSchema } from "../config/build.js";
+import { checkConfig } from "../config/load.js";
 import { balanceRecords } from "../data/balance.js";
 import { readRecords, writeRecords } from "../data/io/index.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
@@ -13,7 +14,7 @@ interface BalanceFlags {
 }
 
 export async function runDataBalance(input: string, flags: BalanceFlags): Promise<void> {
-  const config = validateConfig(balanceConfigSchema, {
+  const config = checkConfig(balanceConfigSchema, {
     per_group: Number(flags.perGroup),
     ...(flags.groupBy ? { group_by: flags.groupBy.split(",").filter(Boolean) } : {}),
   });

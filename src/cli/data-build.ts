@@ -1,53 +1,14 @@
 /** `sft data build CONFIG.yaml`: generate instruction data with an LLM (resumable). */
-import { dirname, isAbsolute, resolve } from "node:path";
 import type { Command } from "commander";
-import { type BuildConfig, buildConfigSchema, type LlmConfig, loadYamlConfig } from "../config/build.js";
+import { type BuildConfig, loadBuildConfig } from "../config/build.js";
 import { buildInstructionData, loadSeedTasks, statePathFor } from "../data/build/index.js";
 import { lockOutput } from "../data/build/output-lock.js";
 import { loadTaxonomy } from "../data/taxonomy/taxonomy.js";
 import { createLlmBackend, LlmStore, type Pricing, UsageMeter } from "../llm/index.js";
 import { resolveApiKey } from "../llm/openai.js";
 
-/** Relative paths in a config file are resolved from the file's folder. */
-export function resolveFrom(base: string, p: string | undefined): string | undefined {
-  return p === undefined || isAbsolute(p) ? p : resolve(base, p);
-}
-
-/** A template given as a file (`t.yaml`, `t.json#name`) rather than a built-in name. */
-const TEMPLATE_FILE = /\.(ya?ml|json)(#[^/\\]*)?$/i;
-
-/**
- * The local backend's files (model, adapter, tokenizer, a template file) resolved like the
- * config's other paths; for kind openai `model` is the server's model name, not a path.
- */
-export function resolveLlmPaths<T extends LlmConfig | undefined>(base: string, llm: T): T {
-  if (llm?.kind !== "local") return llm;
-  return {
-    ...llm,
-    model: resolveFrom(base, llm.model),
-    adapter: resolveFrom(base, llm.adapter),
-    tokenizer: resolveFrom(base, llm.tokenizer),
-    template:
-      llm.template && TEMPLATE_FILE.test(llm.template) ? resolveFrom(base, llm.template) : llm.template,
-  };
-}
-
-export function loadBuildConfig(file: string): BuildConfig {
-  const config = loadYamlConfig(buildConfigSchema, file);
-  const base = dirname(resolve(file));
-  return {
-    ...config,
-    llm: resolveLlmPaths(base, config.llm),
-    out: resolveFrom(base, config.out)!,
-    rejects: resolveFrom(base, config.rejects),
-    state: resolveFrom(base, config.state),
-    taxonomy: resolveFrom(base, config.taxonomy),
-    self_instruct: config.self_instruct && {
-      ...config.self_instruct,
-      seed_tasks: resolveFrom(base, config.self_instruct.seed_tasks)!,
-    },
-  };
-}
+// tests and callers load a build config through the command's module too
+export { loadBuildConfig };
 
 /**
  * Everything in the config that can be wrong without asking the LLM: the API key variable,

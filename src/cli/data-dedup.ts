@@ -1,6 +1,7 @@
 /** `sft data dedup IN --out OUT`: exact, MinHash near-duplicate and ROUGE-L deduplication, streaming. */
 import type { Command } from "commander";
-import { type DedupConfig, dedupConfigSchema, validateConfig } from "../config/build.js";
+import { type DedupConfig, dedupConfigSchema } from "../config/build.js";
+import { checkConfig } from "../config/load.js";
 import { rejectsPathFor } from "../data/build/builder.js";
 import { dedupRecords } from "../data/dedup/index.js";
 import { readRecords, writeJsonl, writeRecords } from "../data/io/index.js";
@@ -19,7 +20,7 @@ interface DedupFlags {
 }
 
 export async function runDataDedup(input: string, flags: DedupFlags): Promise<void> {
-  const config: DedupConfig = validateConfig(dedupConfigSchema, {
+  const config: DedupConfig = checkConfig(dedupConfigSchema, {
     exact: flags.exact,
     near: flags.near,
     rouge: flags.rouge,

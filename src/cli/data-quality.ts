@@ -1,6 +1,7 @@
 /** `sft data quality IN --out OUT`: score every row, keep the passing ones, write rejects with reasons. */
 import type { Command } from "commander";
-import { loadYamlConfig, type QualityConfig, qualityConfigSchema, validateConfig } from "../config/build.js";
+import { loadQualityConfig, type QualityConfig, qualityConfigSchema } from "../config/build.js";
+import { checkConfig } from "../config/load.js";
 import { rejectsPathFor } from "../data/build/builder.js";
 import { readRecords, writeJsonl, writeRecords } from "../data/io/index.js";
 import { checkRecords, QualityChecker } from "../data/quality/index.js";
@@ -19,10 +20,8 @@ interface QualityFlags {
 }
 
 export async function runDataQuality(input: string, flags: QualityFlags): Promise<void> {
-  const base: QualityConfig = flags.config
-    ? loadYamlConfig(qualityConfigSchema, flags.config)
-    : qualityConfigSchema.parse({});
-  const config = validateConfig(qualityConfigSchema, {
+  const base: QualityConfig = flags.config ? loadQualityConfig(flags.config) : qualityConfigSchema.parse({});
+  const config = checkConfig(qualityConfigSchema, {
     ...base,
     length: { ...base.length, ...(flags.minWords ? { min_words: Number(flags.minWords) } : {}) },
     relevance: {

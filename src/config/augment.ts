@@ -1,6 +1,7 @@
 /** The `sft data augment` configuration (defaults live here). */
 import { z } from "zod";
-import { embeddingConfigSchema, generationSchema, llmConfigSchema } from "./build.js";
+import { embeddingConfigSchema, generationSchema, llmConfigSchema, llmPathFields } from "./build.js";
+import { loadConfig, type PathField } from "./load.js";
 
 export const AUGMENT_METHODS = ["paraphrase", "difficulty", "format", "context"] as const;
 export type AugmentMethod = (typeof AUGMENT_METHODS)[number];
@@ -82,3 +83,16 @@ export const augmentConfigSchema = z
       });
   });
 export type AugmentConfig = z.infer<typeof augmentConfigSchema>;
+
+export const AUGMENT_PATH_FIELDS: readonly PathField[] = [
+  { at: "in" },
+  { at: "out" },
+  { at: "rejects" },
+  { at: "state" },
+  ...llmPathFields("llm"),
+];
+
+/** Reads a `sft data augment` config (paths relative to the file). */
+export function loadAugmentConfig(file: string): AugmentConfig {
+  return loadConfig(augmentConfigSchema, file, { what: "augment config", paths: AUGMENT_PATH_FIELDS });
+}

@@ -1,13 +1,10 @@
 /**
  * Configs of the data-building side: the LLM backend, `sft data build`, and the quality,
- * dedup and balance steps. Defaults live here and only here. `loadYamlConfig` validates a
- * YAML file against a schema and reports unknown keys with a did-you-mean and bad values
- * with file:line.
+ * dedup and balance steps. Defaults live here and only here; files are read by the one
+ * config loader (src/config/load.ts) with the path fields listed at the end.
  */
-import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { SftError } from "../errors.js";
+import { loadConfig, type PathField } from "./load.js";
 
 const positiveInt = z.number().int().positive();
 
@@ -262,160 +259,41 @@ export const balanceConfigSchema = z.strictObject({
 export type BalanceConfig = z.infer<typeof balanceConfigSchema>;
 
 // ---------------------------------------------------------------------------------------
-// YAML loading with locations and did-you-mean
+// Loading through the one config loader: which fields hold paths (relative to the file)
 
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length];
+/**
+ * The path fields of an `llm` section at `at`: for kind local the model, adapter, tokenizer
+ * and a template file; for kind openai `model` is the server's model name, not a path.
+ */
+export function llmPathFields(at: string): PathField[] {
+  return [
+    { at: `${at}.model`, when: (llm) => llm.kind === "local" },
+    { at: `${at}.adapter` },
+    { at: `${at}.tokenizer` },
+    { at: `${at}.template`, maybeName: true },
+  ];
 }
 
-/** The closest known name within a small edit distance, if any. */
-export function suggestName(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const k of known) {
-    const d = editDistance(name.toLowerCase(), k.toLowerCase());
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+export const BUILD_PATH_FIELDS: readonly PathField[] = [
+  { at: "out" },
+  { at: "rejects" },
+  { at: "state" },
+  { at: "taxonomy" },
+  { at: "self_instruct.seed_tasks" },
+  ...llmPathFields("llm"),
+];
+
+export const QUALITY_PATH_FIELDS: readonly PathField[] = [
+  { at: "safety.blocklist_files[]" },
+  ...llmPathFields("safety.moderation"),
+];
+
+/** Reads a `sft data build` config (paths relative to the file). */
+export function loadBuildConfig(file: string): BuildConfig {
+  return loadConfig(buildConfigSchema, file, { what: "build config", paths: BUILD_PATH_FIELDS });
 }
 
-type AnyDef = {
-  type: string;
-  shape?: Record<string, z.ZodType>;
-  innerType?: z.ZodType;
-  element?: z.ZodType;
-  in?: z.ZodType;
-  valueType?: z.ZodType;
-  keyType?: z.ZodType;
-};
-
-function defOf(s: z.ZodType): AnyDef {
-  return (s as unknown as { _zod: { def: AnyDef } })._zod.def;
-}
-
-/** Keys the schema accepts at `path` (walks objects, arrays, optionals, defaults, pipes). */
-function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let s: z.ZodType | undefined = schema;
-  const unwrap = () => {
-    for (let guard = 0; s && guard < 20; guard++) {
-      const d = defOf(s);
-      if (d.innerType) s = d.innerType;
-      else if (d.type === "pipe" && d.in) s = d.in;
-      else break;
-    }
-  };
-  unwrap();
-  for (const key of path) {
-    if (!s) return [];
-    const d = defOf(s);
-    if (d.type === "object" && d.shape) s = d.shape[String(key)];
-    else if (d.type === "array") s = d.element;
-    else if (d.type === "record") s = d.valueType;
-    else return [];
-    unwrap();
-  }
-  if (!s) return [];
-  const d = defOf(s);
-  if (d.type === "object" && d.shape) return Object.keys(d.shape);
-  if (d.type === "record" && d.keyType) {
-    const kd = defOf(d.keyType) as AnyDef & { entries?: Record<string, string> };
-    if (kd.entries) return Object.keys(kd.entries);
-  }
-  return [];
-}
-
-export interface ConfigSource {
-  file?: string;
-  /** Maps a path inside the document to a 1-based line. */
-  lineOf?: (path: readonly PropertyKey[]) => number | undefined;
-}
-
-/** Validates a parsed config, turning the first zod issue into an SftError with location and hint. */
-export function validateConfig<S extends z.ZodType>(
-  schema: S,
-  raw: unknown,
-  source: ConfigSource = {},
-): z.infer<S> {
-  const r = schema.safeParse(raw);
-  if (r.success) return r.data;
-  // an unknown key is usually a typo of a missing one: report it first, with its did-you-mean
-  const issue = r.error.issues.find((i) => i.code === "unrecognized_keys") ?? r.error.issues[0];
-  const path = issue.path as PropertyKey[];
-  if (issue.code === "unrecognized_keys") {
-    const key = issue.keys[0];
-    const known = knownKeysAt(schema, path);
-    const guess = suggestName(key, known);
-    const full = [...path, key];
-    throw new SftError(`unknown key "${key}"`, {
-      where: { file: source.file, line: source.lineOf?.(full), field: full.join(".") },
-      hint: guess ? `did you mean "${guess}"?` : `known keys here: ${known.join(", ")}`,
-      code: "E_CONFIG",
-    });
-  }
-  throw new SftError(issue.message, {
-    where: { file: source.file, line: source.lineOf?.(path), field: path.join(".") || undefined },
-    hint: "fix the value in the config file (see the example in the README)",
-    code: "E_CONFIG",
-  });
-}
-
-/** Reads a YAML (or JSON) config file and validates it against `schema`. */
-export function loadYamlConfig<S extends z.ZodType>(schema: S, file: string): z.infer<S> {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new SftError(`cannot read config file ${file}: ${(e as Error).message}`, {
-      where: { file },
-      hint: "check the path",
-      code: "E_CONFIG",
-    });
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
-  if (doc.errors.length > 0) {
-    const err = doc.errors[0];
-    throw new SftError(`invalid YAML: ${err.message.split("\n")[0]}`, {
-      where: { file, line: err.linePos?.[0]?.line },
-      hint: "fix the YAML syntax (indentation, quotes, colons)",
-      code: "E_CONFIG",
-    });
-  }
-  const lineOf = (path: readonly PropertyKey[]): number | undefined => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n) as unknown[], true) as
-        | { range?: [number, number, number] }
-        | undefined;
-      const pair = n > 0 ? findKeyNode(doc, path.slice(0, n)) : undefined;
-      const offset = pair ?? node?.range?.[0];
-      if (offset !== undefined) return lineCounter.linePos(offset).line;
-    }
-    return undefined;
-  };
-  return validateConfig(schema, doc.toJS() ?? {}, { file, lineOf });
-}
-
-/** Offset of the key node of the last path element (so unknown keys point at their own line). */
-function findKeyNode(
-  doc: ReturnType<typeof parseDocument>,
-  path: readonly PropertyKey[],
-): number | undefined {
-  const parent = path.length > 1 ? doc.getIn(path.slice(0, -1) as unknown[], true) : doc.contents;
-  const items = (
-    parent as { items?: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> } | null
-  )?.items;
-  if (!items) return undefined;
-  const last = path[path.length - 1];
-  if (typeof last === "number") return (items[last] as unknown as { range?: [number] })?.range?.[0];
-  return items.find((p) => p.key?.value === last)?.key?.range?.[0];
+/** Reads a `sft data quality --config` file (paths relative to the file). */
+export function loadQualityConfig(file: string): QualityConfig {
+  return loadConfig(qualityConfigSchema, file, { what: "quality config", paths: QUALITY_PATH_FIELDS });
 }

@@ -15,8 +15,8 @@
  */
 import { z } from "zod";
 import { SftError } from "../errors.js";
-import { llmConfigSchema } from "./build.js";
-import { didYouMean, readTrainConfigYaml } from "./train.js";
+import { llmConfigSchema, llmPathFields } from "./build.js";
+import { type ConfigSource, checkConfig, loadConfig, type PathField } from "./load.js";
 
 const positiveInt = z.number().int().positive();
 
@@ -76,66 +76,57 @@ export const evalConfigSchema = z.strictObject({
 });
 export type EvalConfig = z.infer<typeof evalConfigSchema>;
 
-/** Validates a raw config; problems name the file, line and field. */
-export function validateEvalConfig(
-  raw: unknown,
-  source: { file?: string; lineOf?: (p: (string | number)[]) => number | undefined } = {},
-): EvalConfig {
-  const result = evalConfigSchema.safeParse(raw);
-  if (result.success) {
-    if (result.data.suites.length === 0 && !result.data.ifeval) {
-      throw new SftError("the eval config has no suites and no ifeval prompts", {
-        where: { file: source.file, field: "suites" },
-        hint: "add `suites: [path/to/suite.jsonl]` and/or `ifeval: { prompts: input_data.jsonl }`",
+/**
+ * The fields holding paths, relative to the config file. A generator's own options (a local
+ * model's files) are resolved by its kind, which alone knows which of them are paths.
+ */
+export const EVAL_PATH_FIELDS: readonly PathField[] = [
+  { at: "suites[]" },
+  { at: "ifeval.prompts" },
+  { at: "fluency.model" },
+  { at: "out" },
+  ...llmPathFields("judge.llm"),
+];
+
+const EVAL_CHECK = {
+  what: "eval config",
+  keyWord: "option",
+  hint: "see `sft eval --help` for the config format",
+} as const;
+
+/** The checks that need the whole valid config. */
+function checkEvalConfig(config: EvalConfig, source: ConfigSource): EvalConfig {
+  if (config.suites.length === 0 && !config.ifeval) {
+    throw new SftError("the eval config has no suites and no ifeval prompts", {
+      where: { file: source.file, field: "suites" },
+      hint: "add `suites: [path/to/suite.jsonl]` and/or `ifeval: { prompts: input_data.jsonl }`",
+      code: "E_CONFIG",
+    });
+  }
+  const tooLarge = config.k?.find((k) => k > config.samples);
+  if (tooLarge !== undefined) {
+    throw new SftError(
+      `pass@${tooLarge} needs at least ${tooLarge} samples per prompt (samples: ${config.samples})`,
+      {
+        where: { file: source.file, line: source.locate?.(["k"])?.line, field: "k" },
+        hint: `raise \`samples\` to ${tooLarge} or more, or drop ${tooLarge} from \`k\``,
         code: "E_CONFIG",
-      });
-    }
-    const tooLarge = result.data.k?.find((k) => k > result.data.samples);
-    if (tooLarge !== undefined) {
-      throw new SftError(
-        `pass@${tooLarge} needs at least ${tooLarge} samples per prompt (samples: ${result.data.samples})`,
-        {
-          where: { file: source.file, line: source.lineOf?.(["k"]), field: "k" },
-          hint: `raise \`samples\` to ${tooLarge} or more, or drop ${tooLarge} from \`k\``,
-          code: "E_CONFIG",
-        },
-      );
-    }
-    return result.data;
+      },
+    );
   }
-  const lines: { field: string; line?: number; text: string }[] = [];
-  for (const issue of result.error.issues) {
-    const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
-    const items =
-      issue.code === "unrecognized_keys"
-        ? issue.keys.map((key) => {
-            const known = path.length === 0 ? Object.keys(evalConfigSchema.shape) : [];
-            const suggestion = didYouMean(key, known);
-            return {
-              path: [...path, key],
-              message: `unknown option "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`,
-            };
-          })
-        : [{ path, message: issue.message }];
-    for (const item of items) {
-      const field = item.path.join(".") || "(top level)";
-      const line = source.lineOf?.(item.path);
-      lines.push({
-        field,
-        line,
-        text: `${source.file ? `${source.file}${line ? `:${line}` : ""}: ` : ""}${field}: ${item.message}`,
-      });
-    }
-  }
-  throw new SftError(`invalid eval config:\n  ${lines.map((l) => l.text).join("\n  ")}`, {
-    where: { file: source.file, line: lines[0]?.line, field: lines[0]?.field },
-    hint: "see `sft eval --help` for the config format",
-    code: "E_CONFIG",
-  });
+  return config;
 }
 
-/** Reads and validates an eval YAML file. */
+/** Validates a raw config; problems name the file, line and field. */
+export function validateEvalConfig(raw: unknown, source: ConfigSource = {}): EvalConfig {
+  return checkEvalConfig(checkConfig(evalConfigSchema, raw, source, EVAL_CHECK), source);
+}
+
+/** Reads and validates an eval YAML file (paths resolved from its folder). */
 export function readEvalConfig(file: string): EvalConfig {
-  const { raw, source } = readTrainConfigYaml(file);
-  return validateEvalConfig(raw, source);
+  return loadConfig(evalConfigSchema, file, {
+    ...EVAL_CHECK,
+    paths: EVAL_PATH_FIELDS,
+    after: checkEvalConfig,
+  });
 }

@@ -1,13 +1,12 @@
 /**
- * The `sft train` configuration: one zod schema (the only place defaults live), the YAML
- * loader that reports unknown keys with a did-you-mean and bad values with file:line, and
- * the table that turns every option into a CLI flag. Option names follow Hugging Face
+ * The `sft train` configuration: one zod schema (the only place defaults live), its path
+ * fields for the config loader (src/config/load.ts), and the table that turns every option
+ * into a CLI flag. Option names follow Hugging Face
  * `TrainingArguments` so an existing SFT recipe reads the same here.
  */
-import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { SftError } from "../errors.js";
+import { type ConfigSource, checkConfig, loadConfig, type PathField } from "./load.js";
 
 export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
 /** the label-mask policies of src/tokenize (every assistant turn, the last one, or every token) */
@@ -325,133 +324,43 @@ export function mergeConfig(
 }
 
 // ---------------------------------------------------------------------------------------
-// Validation with good messages.
+// Loading: through the one config loader (src/config/load.ts).
 
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0];
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j];
-      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length];
-}
+/**
+ * The fields holding paths. In a YAML file they are relative to the file's folder; given as
+ * flags they stay relative to the working directory (made absolute when the run starts).
+ */
+export const TRAIN_PATH_FIELDS: readonly PathField[] = [
+  { at: "model" },
+  { at: "adapter" },
+  { at: "tokenizer" },
+  { at: "data" },
+  { at: "eval_data" },
+  { at: "output_dir" },
+  { at: "datasets[].path" },
+  { at: "datasets[].eval_path" },
+  { at: "datasets[].template", maybeName: true },
+  { at: "template", maybeName: true },
+];
 
-/** The closest known name, when it is close enough to be a likely typo. */
-export function didYouMean(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const k of known) {
-    const d = editDistance(name.toLowerCase(), k.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
-  const tolerance = Math.max(2, Math.floor(name.length / 3));
-  if (best !== undefined && bestD <= tolerance) return best;
-  // also accept a known key that contains the name or vice versa (e.g. `batch_size`)
-  return known.find((k) => k.includes(name) || name.includes(k));
-}
-
-function knownKeysAt(path: (string | number)[]): string[] {
-  const topKeys = [...TRAIN_CONFIG_KEYS];
-  if (path.length === 0) return topKeys;
-  if (path[0] === "lora") return Object.keys(loraSchema.shape);
-  if (path[0] === "datasets") return Object.keys(datasetEntrySchema.shape);
-  return topKeys;
-}
-
-export interface ConfigSource {
-  /** file the YAML came from (for messages) */
-  file?: string;
-  /** maps a key path to its 1-based line in the file */
-  lineOf?: (path: (string | number)[]) => number | undefined;
-}
+const TRAIN_CHECK = {
+  what: "train config",
+  keyWord: "option",
+  hint: "see `sft train --help` for every option and its default",
+} as const;
 
 /** Validates a raw config object; every problem becomes one SftError listing them all. */
 export function validateTrainConfig(raw: unknown, source: ConfigSource = {}): TrainConfig {
-  const result = trainConfigSchema.safeParse(raw);
-  if (result.success) return result.data;
-  const found: { field: string; line?: number; text: string }[] = [];
-  for (const issue of result.error.issues) {
-    const basePath = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
-    const items: { path: (string | number)[]; message: string }[] = [];
-    if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) {
-        const suggestion = didYouMean(key, knownKeysAt(basePath));
-        items.push({
-          path: [...basePath, key],
-          message: `unknown option "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`,
-        });
-      }
-    } else {
-      items.push({ path: basePath, message: issue.message });
-    }
-    for (const item of items) {
-      const field = item.path.join(".") || "(top level)";
-      const line = source.lineOf?.(item.path);
-      const loc = source.file ? `${source.file}${line ? `:${line}` : ""}: ` : "";
-      found.push({ field, line, text: `${loc}${field}: ${item.message}` });
-    }
-  }
-  // report in file order
-  found.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
-  const lines = found.map((f) => f.text);
-  const first = found[0];
-  throw new SftError(`invalid train config:\n  ${lines.join("\n  ")}`, {
-    where: { file: source.file, line: first?.line, field: first?.field },
-    hint: "see `sft train --help` for every option and its default",
-    code: "E_CONFIG",
-  });
+  return checkConfig(trainConfigSchema, raw, source, TRAIN_CHECK);
 }
 
-/** Reads a YAML config file into a plain object plus a key-path → line mapper. */
-export function readTrainConfigYaml(file: string): { raw: Record<string, unknown>; source: ConfigSource } {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new SftError(`cannot read config file: ${(e as Error).message}`, {
-      where: { file },
-      hint: "check the path of the YAML config",
-      cause: e,
-    });
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const err = doc.errors[0];
-    const line = lineCounter.linePos(err.pos[0]).line;
-    throw new SftError(`YAML syntax error: ${err.message.split("\n")[0]}`, {
-      where: { file, line },
-      hint: "fix the YAML syntax (indentation, colons, quotes)",
-      code: "E_CONFIG",
-    });
-  }
-  const raw = doc.toJS() ?? {};
-  if (!isPlainObject(raw))
-    throw new SftError("the config must be a YAML mapping of option: value", {
-      where: { file },
-      code: "E_CONFIG",
-    });
-  const lineOf = (path: (string | number)[]): number | undefined => {
-    for (let n = path.length; n > 0; n--) {
-      // for an unknown key, point at the key itself
-      const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
-      const node = parent as { items?: { key?: { value?: unknown; range?: number[] } }[] } | undefined;
-      const pair = node?.items?.find((it) => it.key?.value === path[n - 1]);
-      if (pair?.key?.range) return lineCounter.linePos(pair.key.range[0]).line;
-      const value = doc.getIn(path.slice(0, n), true) as { range?: number[] } | undefined;
-      if (value?.range) return lineCounter.linePos(value.range[0]).line;
-    }
-    return undefined;
-  };
-  return { raw, source: { file, lineOf } };
+/** Reads a train YAML (a run's saved config.yaml too) with its paths resolved from its folder. */
+export function loadTrainConfig(file: string, flags: Record<string, unknown> = {}): TrainConfig {
+  return loadConfig(trainConfigSchema, file, {
+    ...TRAIN_CHECK,
+    paths: TRAIN_PATH_FIELDS,
+    transform: (raw) => (isPlainObject(raw) ? mergeConfig(raw, flags) : raw),
+  });
 }
 
 /** YAML (optional) + flags (win) → validated config. */
@@ -460,8 +369,7 @@ export function resolveTrainConfig(
   flags: Record<string, unknown>,
 ): TrainConfig {
   if (!yamlFile) return validateTrainConfig(flags);
-  const { raw, source } = readTrainConfigYaml(yamlFile);
-  return validateTrainConfig(mergeConfig(raw, flags), source);
+  return loadTrainConfig(yamlFile, flags);
 }
 
 /** The fully resolved config is the default-filled schema output; this lists only non-defaults. */

@@ -7,8 +7,12 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parse as yamlParse } from "yaml";
-import { type TrainConfig, type TrainConfigInput, validateTrainConfig } from "../config/train.js";
+import {
+  loadTrainConfig,
+  type TrainConfig,
+  type TrainConfigInput,
+  validateTrainConfig,
+} from "../config/train.js";
 import type { Model } from "../engine/model.js";
 import { SftError } from "../errors.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
@@ -23,7 +27,7 @@ import {
 } from "./data.js";
 import { openTrainableModel } from "./engine-bridge.js";
 import { ProgressReporter } from "./progress.js";
-import { CONFIG_FILE, readRunConfig, STATE_FILE, writeRunConfig } from "./run-files.js";
+import { runConfigFile, STATE_FILE, writeRunConfig } from "./run-files.js";
 import { runRecipe, type TrainHooks, type TrainRunResult } from "./trainer.js";
 
 export type { LogEntry, TrainerState } from "./state.js";
@@ -138,9 +142,8 @@ export async function train(
 
 /** Continues the run in `runDir` from its last complete checkpoint, with the run's own config. */
 export async function resumeTraining(runDir: string, hooks: TrainHooks = {}): Promise<TrainRunResult<Model>> {
-  const text = readRunConfig(runDir) as string;
-  const raw = yamlParse(text) as Record<string, unknown>;
-  const config = validateTrainConfig(raw, { file: join(runDir, CONFIG_FILE) });
+  // the saved config goes through the same loader as any train YAML (file:line errors, caps)
+  const config = loadTrainConfig(runConfigFile(runDir));
   if (resolve(config.output_dir) !== resolve(runDir)) config.output_dir = resolve(runDir);
   return run(config, hooks, true);
 }

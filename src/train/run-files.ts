@@ -26,14 +26,15 @@ export function writeRunConfig(runDir: string, config: TrainConfig): void {
   writeFileAtomicSync(join(runDir, CONFIG_FILE), yamlStringify(config));
 }
 
-export function readRunConfig(runDir: string): unknown {
+/** The saved config of the run in `runDir` (read back by `--resume` through the config loader). */
+export function runConfigFile(runDir: string): string {
   const file = join(runDir, CONFIG_FILE);
   if (!existsSync(file))
     throw new SftError(`no ${CONFIG_FILE} in the run directory`, {
       where: { file: runDir },
       hint: "--resume takes the output directory of an earlier `sft train` run",
     });
-  return readFileSync(file, "utf8");
+  return file;
 }
 
 /** The trainer state as `trainer_state.json` (in the run directory and in each checkpoint). */

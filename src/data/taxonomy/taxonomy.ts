@@ -4,11 +4,8 @@
  * seeded sampling so every value is covered evenly, and `sft data diversity` reports how
  * well a dataset covers it.
  */
-import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { validateConfig } from "../../config/build.js";
-import { SftError } from "../../errors.js";
+import { loadConfig } from "../../config/load.js";
 import { makeRng, seedFrom, shuffled } from "../../util/rng.js";
 
 export const taxonomySchema = z.strictObject({
@@ -58,16 +55,10 @@ export interface TaxonomyDraw {
 
 export function loadTaxonomy(file?: string): Taxonomy {
   if (!file) return DEFAULT_TAXONOMY;
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new SftError(`cannot read taxonomy ${file}: ${(e as Error).message}`, {
-      where: { file },
-      hint: "give a YAML/JSON file with task_types, domains, difficulty and style",
-    });
-  }
-  return validateConfig(taxonomySchema, raw, { file });
+  return loadConfig(taxonomySchema, file, {
+    what: "taxonomy",
+    hint: "give a YAML/JSON file with task_types, domains, difficulty and style",
+  });
 }
 
 /** Every (task type, sub-type) pair, in file order. */
