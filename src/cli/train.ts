@@ -2,7 +2,7 @@
  * `sft train [CONFIG.yaml] [flags]` and `sft train --resume RUN_DIR`: every config option is
  * also a flag (flags win over the YAML); the run itself is the library's `train`.
  */
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import {
   configFromFlags,
   optionKey,
@@ -12,11 +12,11 @@ import {
 } from "../config/train.js";
 import { SftError } from "../errors.js";
 import { resumeTraining, train } from "../train/index.js";
+import { MODEL_SPEC_DESCRIPTIONS, optionFor as specOptionFor } from "./model-options.js";
 
 const DESCRIPTIONS: Record<string, string> = {
-  model: "base model: HF model directory, .gguf file, or an earlier run's model/",
+  ...MODEL_SPEC_DESCRIPTIONS,
   adapter: "start from this PEFT adapter directory (LoRA)",
-  tokenizer: "tokenizer directory (default: the model's)",
   data: "training data file (JSONL/JSON/CSV/Parquet; record, alpaca, sharegpt, openai, … formats)",
   dataset: "multi-task: PATH[:TASK[:WEIGHT]], repeatable (weight 2 = oversample ×2, 0.5 = half)",
   "eval-data": "eval data file",
@@ -53,11 +53,7 @@ const DESCRIPTIONS: Record<string, string> = {
   "early-stopping-threshold": "minimum eval-loss improvement that counts",
   "neftune-noise-alpha": "NEFTune embedding noise alpha",
   "gradient-checkpointing": "recompute activations in backward (less memory)",
-  "max-seq-length": "longest sample in tokens (longer ones are truncated)",
   packing: "pack several samples per sequence (attention never crosses them)",
-  template: "prompt template name or file (alpaca, vicuna, chinese, simple, task-aware, …)",
-  "chat-template": "render with the tokenizer's chat template",
-  "mask-policy": "trained tokens: all_assistant, last_assistant or include_prompt",
   truncation:
     "over-long samples: truncate_response (keep the prompt, cut the response), keep_whole_turns or drop",
   "lost-content":
@@ -66,17 +62,8 @@ const DESCRIPTIONS: Record<string, string> = {
   tensorboard: "write TensorBoard event files under runs/",
 };
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function optionFor(f: TrainFlag, name: string, isAlias: boolean): Option {
-  const desc = isAlias ? `same as --${f.flag}` : (DESCRIPTIONS[f.flag] ?? f.path.join("."));
-  let opt: Option;
-  if (f.kind === "bool") opt = new Option(`--${name} [bool]`, desc);
-  else if (f.path[0] === "datasets") opt = new Option(`--${name} <spec>`, desc).argParser(collect);
-  else opt = new Option(`--${name} <value>`, desc);
-  return opt;
+function optionFor(f: TrainFlag, name: string, isAlias: boolean) {
+  return specOptionFor(f, name, isAlias ? `same as --${f.flag}` : (DESCRIPTIONS[f.flag] ?? f.path.join(".")));
 }
 
 export function register(parent: Command): void {

@@ -5,12 +5,20 @@
  * `TrainingArguments` so an existing SFT recipe reads the same here.
  */
 import { z } from "zod";
-import { SftError } from "../errors.js";
+import {
+  flagsOfShape,
+  kebab,
+  kindOf,
+  type SchemaFlag,
+  optionKey as schemaOptionKey,
+  parseFlagValue as schemaParseFlagValue,
+  valuesFromFlags,
+} from "./flags.js";
 import { type ConfigSource, checkConfig, loadConfig, type PathField } from "./load.js";
+import { MASK_POLICIES, modelSpecShape, refineModelSpec } from "./model-spec.js";
 
 export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
-/** the label-mask policies of src/tokenize (every assistant turn, the last one, or every token) */
-export const MASK_POLICIES = ["all_assistant", "last_assistant", "include_prompt"] as const;
+export { MASK_POLICIES };
 /** what happens to samples longer than max_seq_length (src/tokenize/mask.ts) */
 export const TRUNCATION_MODES = ["truncate_response", "keep_whole_turns", "drop"] as const;
 /** PEFT's special value: every linear layer of the blocks the architecture allows LoRA on. */
@@ -45,12 +53,10 @@ export const loraSchema = z.strictObject({
 
 export const trainConfigSchema = z
   .strictObject({
-    /** model directory (HF), GGUF file, or a previous run's `model/` */
-    model: z.string().min(1),
-    /** start from an existing PEFT adapter on top of `model` */
-    adapter: z.string().min(1).optional(),
-    /** tokenizer directory (default: the model's own) */
-    tokenizer: z.string().min(1).optional(),
+    // model, adapter, tokenizer, template, chat_template, mask_policy, max_seq_length, base_dtype
+    // (+ its aliases bf16, load_in_8bit, load_in_4bit): the model spec, as every command takes it
+    ...modelSpecShape,
+    max_seq_length: positiveInt.default(1024),
     /** one training file (single task); or use `datasets` */
     data: z.string().min(1).optional(),
     datasets: z.array(datasetEntrySchema).min(1).optional(),
@@ -96,14 +102,7 @@ export const trainConfigSchema = z
     neftune_noise_alpha: z.number().positive().optional(),
 
     gradient_checkpointing: z.boolean().default(false),
-    max_seq_length: positiveInt.default(1024),
     packing: z.boolean().default(false),
-    /** named prompt template (alpaca, vicuna, …) */
-    template: z.string().min(1).optional(),
-    /** render with the tokenizer's own Jinja chat template */
-    chat_template: z.boolean().default(false),
-    /** which tokens are trained: every assistant turn, only the last one, or everything */
-    mask_policy: z.enum(MASK_POLICIES).default("all_assistant"),
     /** over-long samples: cut the response (keeping the prompt), keep whole turns, or drop them */
     truncation: z.enum(TRUNCATION_MODES).default("truncate_response"),
     /** records whose rendering lost a tool call/schema/result or system prompt: fail pre-flight, or drop them */
@@ -128,12 +127,7 @@ export const trainConfigSchema = z
         path: ["datasets"],
         message: "both `data` and `datasets` are set; use one (add `data` as an entry of `datasets`)",
       });
-    if (c.template && c.chat_template)
-      ctx.addIssue({
-        code: "custom",
-        path: ["template"],
-        message: "both `template` and `chat_template` are set; choose one",
-      });
+    refineModelSpec(c, ctx);
     if (c.load_best_model_at_end && c.save_steps > 0 && c.eval_steps > 0 && c.save_steps % c.eval_steps)
       ctx.addIssue({
         code: "custom",
@@ -149,41 +143,8 @@ export type TrainConfigInput = z.input<typeof trainConfigSchema>;
 // ---------------------------------------------------------------------------------------
 // CLI flags: one per option, derived from a table so no option is forgotten.
 
-type FlagKind = "string" | "int" | "number" | "bool" | "list";
-export interface TrainFlag {
-  /** config path, e.g. ["lora", "r"] */
-  path: string[];
-  /** long flag name without dashes */
-  flag: string;
-  kind: FlagKind;
-  /** short contract names from DESIGN.md (`--lr`, `--batch-size`, …) */
-  aliases?: string[];
-  choices?: readonly string[];
-}
-
-function kebab(s: string): string {
-  return s.replace(/_/g, "-");
-}
-
-function kindOf(schema: z.ZodType): FlagKind {
-  let s: z.ZodType = schema;
-  // unwrap optional/default wrappers
-  for (let i = 0; i < 5; i++) {
-    const def = (s as unknown as { def: { type: string; innerType?: z.ZodType } }).def;
-    if (def.type === "optional" || def.type === "default") s = def.innerType!;
-    else break;
-  }
-  const t = (s as unknown as { def: { type: string; checks?: { _zod: { def: { check: string } } }[] } }).def;
-  if (t.type === "boolean") return "bool";
-  if (t.type === "array") return "list";
-  if (t.type === "number") {
-    const isInt = (t.checks ?? []).some(
-      (c) => (c._zod.def as { format?: string }).format === "safeint" || c._zod.def.check === "number_format",
-    );
-    return isInt ? "int" : "number";
-  }
-  return "string";
-}
+/** One CLI flag of the train config (see src/config/flags.ts). */
+export type TrainFlag = SchemaFlag;
 
 const FLAG_ALIASES: Record<string, string[]> = {
   output_dir: ["out"],
@@ -206,13 +167,8 @@ export const TRAIN_FLAGS: TrainFlag[] = (() => {
       continue;
     }
     if (key === "lora") {
-      for (const [sub, subSchema] of Object.entries(loraSchema.shape as Record<string, z.ZodType>)) {
-        flags.push({
-          path: ["lora", sub],
-          flag: `lora-${kebab(sub)}`,
-          kind: sub === "target_modules" ? "list" : kindOf(subSchema),
-        });
-      }
+      for (const f of flagsOfShape(loraSchema.shape as Record<string, z.ZodType>, { prefix: ["lora"] }))
+        flags.push({ ...f, flag: `lora-${f.flag}`, kind: f.path[1] === "target_modules" ? "list" : f.kind });
       continue;
     }
     const flag: TrainFlag = { path: [key], flag: kebab(key), kind: kindOf(schema) };
@@ -222,45 +178,15 @@ export const TRAIN_FLAGS: TrainFlag[] = (() => {
   return flags;
 })();
 
-function camel(flag: string): string {
-  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
 /** The commander option key under which a flag's value arrives. */
-export function optionKey(flag: string): string {
-  return camel(flag);
-}
+export const optionKey = schemaOptionKey;
 
 function parseFlagValue(f: TrainFlag, raw: unknown, flagName: string): unknown {
-  if (f.kind === "bool") {
-    if (typeof raw === "boolean") return raw;
-    const s = String(raw).toLowerCase();
-    if (["true", "1", "yes"].includes(s)) return true;
-    if (["false", "0", "no"].includes(s)) return false;
-    throw new SftError(`--${flagName} expects true or false, got "${raw}"`, {
-      where: { field: f.path.join(".") },
-    });
-  }
-  if (f.kind === "int" || f.kind === "number") {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || (f.kind === "int" && !Number.isInteger(n)))
-      throw new SftError(
-        `--${flagName} expects ${f.kind === "int" ? "an integer" : "a number"}, got "${raw}"`,
-        {
-          where: { field: f.path.join(".") },
-        },
-      );
-    return n;
-  }
-  if (f.kind === "list") {
+  if (f.kind === "list" && f.path[0] === "datasets") {
     const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(",");
-    if (f.path[0] === "datasets") return items.map(parseDatasetFlag);
-    return items
-      .flatMap((s) => s.split(","))
-      .map((s) => s.trim())
-      .filter(Boolean);
+    return items.map(parseDatasetFlag);
   }
-  return String(raw);
+  return schemaParseFlagValue(f, raw, flagName);
 }
 
 /** `--dataset PATH[:TASK[:WEIGHT]]`. */
@@ -284,26 +210,7 @@ function parseDatasetFlag(spec: string): DatasetEntry | Record<string, unknown> 
 
 /** Turns parsed commander options into a partial config object (only flags that were given). */
 export function configFromFlags(opts: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const f of TRAIN_FLAGS) {
-    let raw: unknown;
-    let used = f.flag;
-    for (const name of [f.flag, ...(f.aliases ?? [])]) {
-      const v = opts[optionKey(name)];
-      if (v !== undefined) {
-        raw = v;
-        used = name;
-      }
-    }
-    if (raw === undefined) continue;
-    let target = out;
-    for (const key of f.path.slice(0, -1)) {
-      target[key] ??= {};
-      target = target[key] as Record<string, unknown>;
-    }
-    target[f.path[f.path.length - 1]] = parseFlagValue(f, raw, used);
-  }
-  return out;
+  return valuesFromFlags(TRAIN_FLAGS, opts, parseFlagValue);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { SftError } from "../errors.js";
 import { ChatTemplateRenderer } from "./chat-template.js";
+import { CHAT_TEMPLATE_HELP, type ChatTemplateValue, resolveChatTemplate } from "./chat-templates.js";
 import type { ConversationRenderer } from "./render-types.js";
 import {
   BUILTIN_TEMPLATES,
@@ -20,8 +21,11 @@ export interface TemplateChoice {
    * `file.yaml#name`), or a template object.
    */
   template?: string | SegmentTemplateSpec;
-  /** Use the tokenizer's Jinja chat template (`true`), or this Jinja source. */
-  chatTemplate?: boolean | string;
+  /**
+   * A Jinja chat template: `true` for the tokenizer's own, a built-in name (chatml, llama3,
+   * mistral, gemma), inline Jinja, a file path, or an already resolved `{ name, source }`.
+   */
+  chatTemplate?: ChatTemplateValue;
   /** Already-built renderer (wins over the others). */
   renderer?: ConversationRenderer;
 }
@@ -63,10 +67,11 @@ export function createRenderer(tokenizer: TextTokenizer, choice: TemplateChoice 
       hint: "drop --template to use the tokenizer's chat template, or drop --chat-template",
     });
   }
+  const chat = resolveChatTemplate(choice.chatTemplate);
   const key =
     typeof choice.template === "object"
       ? undefined
-      : `${choice.template ?? ""}|${typeof choice.chatTemplate === "string" ? choice.chatTemplate : String(choice.chatTemplate ?? "")}`;
+      : `${choice.template ?? ""}|${chat === undefined ? "" : chat === true ? "true" : `${chat.name}\u0000${chat.source}`}`;
   let perTok = cache.get(tokenizer);
   if (!perTok) {
     perTok = new Map();
@@ -77,13 +82,13 @@ export function createRenderer(tokenizer: TextTokenizer, choice: TemplateChoice 
     if (hit) return hit;
   }
   let r: ConversationRenderer;
-  if (typeof choice.chatTemplate === "string") {
-    r = new ChatTemplateRenderer("custom-chat-template", choice.chatTemplate, tokenizer);
-  } else if (choice.chatTemplate === true || (choice.template === undefined && tokenizer.chatTemplate)) {
+  if (chat !== undefined && chat !== true) {
+    r = new ChatTemplateRenderer(chat.name, chat.source, tokenizer);
+  } else if (chat === true || (choice.template === undefined && tokenizer.chatTemplate)) {
     if (!tokenizer.chatTemplate) {
       throw new SftError(`${tokenizer.source} has no chat template`, {
         where: { file: tokenizer.source, field: "chat_template" },
-        hint: `use a named template instead (--template ${builtinTemplateNames().slice(0, 4).join("|")}…)`,
+        hint: `give one with --chat-template NAME|FILE (chat_template: in YAML): ${CHAT_TEMPLATE_HELP}; or a classic template (--template ${builtinTemplateNames().slice(0, 4).join("|")}…)`,
       });
     }
     r = new ChatTemplateRenderer("chat-template", tokenizer.chatTemplate, tokenizer);

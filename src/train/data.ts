@@ -143,7 +143,7 @@ async function loadSource(
   const template = src.template ?? config.template;
   const tokenizeOptions: TokenizeOptions = {
     ...(template ? { template } : {}),
-    ...(config.chat_template ? { chatTemplate: true } : {}),
+    ...(config.chat_template ? { chatTemplate: config.chat_template } : {}),
     maskPolicy: config.mask_policy,
     maxSeqLength: config.max_seq_length,
     ...(config.truncation ? { truncation: config.truncation } : {}),
