@@ -20,7 +20,7 @@ import { readSuite } from "../eval/suite.js";
 import { createLlmBackend } from "../llm/index.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
 
 /** Pairs base and SFT responses by prompt text (every base prompt must have an SFT answer). */
 async function pairResponses(
@@ -89,6 +89,11 @@ export async function runEvalConfigCommand(
                 return `pass@${k} ${v(result.pass_at_k!.overall.base[`pass@${k}`])} → ${v(result.pass_at_k!.overall.sft[`pass@${k}`])}`;
               })
               .join("  ")}`,
+          ]
+        : []),
+      ...(result.judge
+        ? [
+            `judge: win rate ${pct(result.judge.win_rate)} (length-controlled ${pct(result.judge.length_controlled_win_rate)}) over ${result.judge.judged} judged prompts; unparsed verdicts ${result.judge.unparsed_verdicts} of ${result.judge.total_verdicts}`,
           ]
         : []),
       ...(result.sandbox ? [`code sandbox: ${result.sandbox.gaps.join("; ")}`] : []),
@@ -200,7 +205,7 @@ Example:
         const s = await judgePairs(judge, pairs.slice(0, limit));
         if (opts.out) writeFileAtomicSync(opts.out, `${JSON.stringify(s, null, 2)}\n`);
         process.stdout.write(
-          `SFT wins ${s.wins}, ties ${s.ties}, losses ${s.losses} of ${s.pairs.length}\nwin rate ${pct(s.win_rate)}  length-controlled ${pct(s.length_controlled_win_rate)}  order-inconsistent ${pct(s.position_inconsistency)}\n`,
+          `SFT wins ${s.wins}, ties ${s.ties}, losses ${s.losses} of ${s.judged} judged prompts (${s.pairs.length} asked)\nunparsed verdicts ${s.unparsed_verdicts} of ${s.total_verdicts} (left out of the rates)\nwin rate ${pct(s.win_rate)}  length-controlled ${pct(s.length_controlled_win_rate)}  order-inconsistent ${pct(s.position_inconsistency)}\n`,
         );
       },
     );

@@ -11,7 +11,7 @@ const SFT = "#fc8d62";
 const MAX_SAMPLE_ROWS = 300;
 
 const f3 = (x: number) => x.toFixed(3);
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
 
 function table(headers: string[], rows: (string | number)[][], cls = ""): string {
@@ -104,12 +104,15 @@ export function renderReportHtml(r: EvalResult): string {
     ? `<h2>Pairwise judge (${esc(r.judge.judge)})</h2>${table(
         ["measure", "value"],
         [
-          ["prompts judged (both orders)", String(r.judge.pairs.length)],
+          ["prompts judged (both orders)", `${r.judge.judged} of ${r.judge.pairs.length}`],
           ["SFT wins / ties / losses", `${r.judge.wins} / ${r.judge.ties} / ${r.judge.losses}`],
           ["win rate (ties count half)", pct(r.judge.win_rate)],
           ["length-controlled win rate", pct(r.judge.length_controlled_win_rate)],
           ["verdicts changed by answer order", pct(r.judge.position_inconsistency)],
-          ["unparsed verdicts", String(r.judge.unparsed_verdicts)],
+          [
+            "unparsed verdicts (left out of the rates)",
+            `${r.judge.unparsed_verdicts} of ${r.judge.total_verdicts}`,
+          ],
         ],
       )}`
     : "";
