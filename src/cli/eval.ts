@@ -160,8 +160,10 @@ Example:
     .action(async (opts: { prompts: string; responses: string; out?: string }) => {
       const r = await runIfevalFiles(opts);
       const a = r.accuracy;
+      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+      const prompts = new Set(r.rows.map((row) => row.prompt)).size;
       process.stdout.write(
-        `prompt-level strict ${pct(a.prompt_strict)}  loose ${pct(a.prompt_loose)}\ninstruction-level strict ${pct(a.instruction_strict)}  loose ${pct(a.instruction_loose)}\n${r.rows.length} prompts${opts.out ? `; wrote ${opts.out}` : ""}\n`,
+        `prompt-level strict ${pct(a.prompt_strict)}  loose ${pct(a.prompt_loose)}\ninstruction-level strict ${pct(a.instruction_strict)}  loose ${pct(a.instruction_loose)}\n${r.rows.length} responses to ${prompts} prompts${opts.out ? `; wrote ${opts.out}` : ""}\n`,
       );
     });
 
