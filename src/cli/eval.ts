@@ -20,7 +20,7 @@ import { readSuite } from "../eval/suite.js";
 import { createLlmBackend } from "../llm/index.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
 
 /** Pairs base and SFT responses by prompt text (every base prompt must have an SFT answer). */
 async function pairResponses(
@@ -91,6 +91,11 @@ export async function runEvalConfigCommand(
               .join("  ")}`,
           ]
         : []),
+      ...(result.judge
+        ? [
+            `judge: win rate ${pct(result.judge.win_rate)} (length-controlled ${pct(result.judge.length_controlled_win_rate)}) over ${result.judge.judged} judged prompts; unparsed verdicts ${result.judge.unparsed_verdicts} of ${result.judge.total_verdicts}`,
+          ]
+        : []),
       ...(result.sandbox ? [`code sandbox: ${result.sandbox.gaps.join("; ")}`] : []),
       `wrote ${paths.json} and ${paths.html}`,
       "",
@@ -155,8 +160,10 @@ Example:
     .action(async (opts: { prompts: string; responses: string; out?: string }) => {
       const r = await runIfevalFiles(opts);
       const a = r.accuracy;
+      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+      const prompts = new Set(r.rows.map((row) => row.prompt)).size;
       process.stdout.write(
-        `prompt-level strict ${pct(a.prompt_strict)}  loose ${pct(a.prompt_loose)}\ninstruction-level strict ${pct(a.instruction_strict)}  loose ${pct(a.instruction_loose)}\n${r.rows.length} prompts${opts.out ? `; wrote ${opts.out}` : ""}\n`,
+        `prompt-level strict ${pct(a.prompt_strict)}  loose ${pct(a.prompt_loose)}\ninstruction-level strict ${pct(a.instruction_strict)}  loose ${pct(a.instruction_loose)}\n${r.rows.length} responses to ${prompts} prompts${opts.out ? `; wrote ${opts.out}` : ""}\n`,
       );
     });
 
@@ -200,7 +207,7 @@ Example:
         const s = await judgePairs(judge, pairs.slice(0, limit));
         if (opts.out) writeFileAtomicSync(opts.out, `${JSON.stringify(s, null, 2)}\n`);
         process.stdout.write(
-          `SFT wins ${s.wins}, ties ${s.ties}, losses ${s.losses} of ${s.pairs.length}\nwin rate ${pct(s.win_rate)}  length-controlled ${pct(s.length_controlled_win_rate)}  order-inconsistent ${pct(s.position_inconsistency)}\n`,
+          `SFT wins ${s.wins}, ties ${s.ties}, losses ${s.losses} of ${s.judged} judged prompts (${s.pairs.length} asked)\nunparsed verdicts ${s.unparsed_verdicts} of ${s.total_verdicts} (left out of the rates)\nwin rate ${pct(s.win_rate)}  length-controlled ${pct(s.length_controlled_win_rate)}  order-inconsistent ${pct(s.position_inconsistency)}\n`,
         );
       },
     );

@@ -5,10 +5,16 @@
  * fine-tuned answer first, so a judge that favours a position cancels out. The judge
  * answers `[[A]]`, `[[B]]` or `[[C]]` (tie). Per order the fine-tuned answer scores 1
  * (win), 0.5 (tie) or 0 (loss); a prompt's outcome is the mean of its two orders, so a
- * verdict that flips with the order is a tie. An unparseable verdict counts as a tie and is
- * reported.
+ * verdict that flips with the order is a tie.
  *
- * Raw win rate = mean outcome over prompts (ties count half).
+ * A reply with no verdict in it is "unparsed": it is not a tie and counts for nothing. A
+ * prompt's outcome is the mean of its parsed orders; with none parsed the prompt has no
+ * outcome and is left out of every rate. Unparsed verdicts are counted, and when more than
+ * half of all verdicts are unparsed the judge is unusable: judging fails, quoting the first
+ * raw replies, instead of reporting a rate computed from a few (or no) verdicts.
+ *
+ * Raw win rate = mean outcome over prompts with an outcome (ties count half); null when no
+ * prompt has one.
  *
  * Length-controlled win rate: judges prefer longer answers, so the win rate is also given
  * at equal length. A logistic model outcome ≈ σ(α + β·d) is fitted over all judged orders,
@@ -19,9 +25,10 @@
  * lengths are equal it equals the raw rate.
  */
 import { countLength } from "../data/text/tokenize.js";
+import { SftError } from "../errors.js";
 import type { LlmBackend } from "../llm/types.js";
 
-export type Verdict = "sft" | "base" | "tie";
+export type Verdict = "sft" | "base" | "tie" | "unparsed";
 
 export interface JudgedPair {
   id: string;
@@ -29,11 +36,13 @@ export interface JudgedPair {
   baseFirst: Verdict;
   /** verdict with the fine-tuned answer shown as A */
   sftFirst: Verdict;
-  /** 1 win, 0.5 tie, 0 loss for the fine-tuned model, averaged over both orders */
-  outcome: number;
+  /** 1 win, 0.5 tie, 0 loss for the fine-tuned model, averaged over the parsed orders; null when neither parsed */
+  outcome: number | null;
   lengthBase: number;
   lengthSft: number;
   unparsed: number;
+  /** the raw replies that held no verdict, in order (base-first, then sft-first) */
+  unparsed_replies?: string[];
 }
 
 export interface JudgeSummary {
@@ -42,13 +51,17 @@ export interface JudgeSummary {
   wins: number;
   ties: number;
   losses: number;
-  win_rate: number;
-  length_controlled_win_rate: number;
+  /** prompts with at least one parsed verdict: the denominator of the win rates */
+  judged: number;
+  win_rate: number | null;
+  length_controlled_win_rate: number | null;
   /** fitted coefficient of the length difference (positive: the judge likes longer answers) */
   length_coefficient: number;
-  /** share of single-order verdicts that disagreed between the two orders */
-  position_inconsistency: number;
+  /** share of prompts, among those with both orders parsed, whose two verdicts disagreed; null when none */
+  position_inconsistency: number | null;
   unparsed_verdicts: number;
+  /** all single-order verdicts asked (2 per prompt) */
+  total_verdicts: number;
 }
 
 const SYSTEM = `You are an impartial judge of AI assistant answers. Compare two answers to the same user request on helpfulness, correctness, relevance, completeness and how well they follow the request's instructions. Do not let the order of the answers or their length influence you. Explain briefly, then give your verdict on the last line as exactly one of: [[A]] if answer A is better, [[B]] if answer B is better, [[C]] for a tie.`;
@@ -66,8 +79,14 @@ export function parseVerdict(reply: string): "A" | "B" | "C" | null {
   return m[1].toLowerCase() === "tie" ? "C" : (m[1].toUpperCase() as "A" | "B");
 }
 
-function score(v: Verdict): number {
+function score(v: Exclude<Verdict, "unparsed">): number {
   return v === "sft" ? 1 : v === "tie" ? 0.5 : 0;
+}
+
+/** A prompt's outcome: the mean score of its parsed orders, null when neither parsed. */
+export function pairOutcome(baseFirst: Verdict, sftFirst: Verdict): number | null {
+  const parsed = [baseFirst, sftFirst].filter((v): v is Exclude<Verdict, "unparsed"> => v !== "unparsed");
+  return parsed.length ? parsed.reduce((a, v) => a + score(v), 0) / parsed.length : null;
 }
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -110,11 +129,12 @@ export function fitLogistic(x: number[], y: number[], lambda = 1e-2): [number, n
 
 /** Win rates from already-judged pairs (see the module comment). */
 export function summarizeJudgements(judge: string, pairs: JudgedPair[]): JudgeSummary {
-  const n = pairs.length;
-  const wins = pairs.filter((p) => p.outcome > 0.5).length;
-  const losses = pairs.filter((p) => p.outcome < 0.5).length;
-  const winRate = n ? pairs.reduce((a, p) => a + p.outcome, 0) / n : 0;
-  const diffs = pairs.map((p) => p.lengthSft - p.lengthBase);
+  const judged = pairs.filter((p): p is JudgedPair & { outcome: number } => p.outcome !== null);
+  const n = judged.length;
+  const wins = judged.filter((p) => p.outcome > 0.5).length;
+  const losses = judged.filter((p) => p.outcome < 0.5).length;
+  const winRate = n ? judged.reduce((a, p) => a + p.outcome, 0) / n : null;
+  const diffs = judged.map((p) => p.lengthSft - p.lengthBase);
   const mean = n ? diffs.reduce((a, b) => a + b, 0) / n : 0;
   const sd = n ? Math.sqrt(diffs.reduce((a, d) => a + (d - mean) ** 2, 0) / n) : 0;
   let lc = winRate;
@@ -122,28 +142,50 @@ export function summarizeJudgements(judge: string, pairs: JudgedPair[]): JudgeSu
   if (n > 0 && sd > 0) {
     const xs: number[] = [];
     const ys: number[] = [];
-    for (const p of pairs) {
+    for (const p of judged) {
       const x = Math.tanh((p.lengthSft - p.lengthBase) / sd);
-      xs.push(x, x);
-      ys.push(score(p.baseFirst), score(p.sftFirst));
+      for (const v of [p.baseFirst, p.sftFirst]) {
+        if (v === "unparsed") continue;
+        xs.push(x);
+        ys.push(score(v));
+      }
     }
     const [alpha, b] = fitLogistic(xs, ys);
     lc = sigmoid(alpha);
     beta = b;
   }
-  const inconsistent = pairs.filter((p) => p.baseFirst !== p.sftFirst).length;
+  const bothParsed = judged.filter((p) => p.baseFirst !== "unparsed" && p.sftFirst !== "unparsed");
+  const inconsistent = bothParsed.filter((p) => p.baseFirst !== p.sftFirst).length;
   return {
     judge,
     pairs,
     wins,
     ties: n - wins - losses,
     losses,
+    judged: n,
     win_rate: winRate,
     length_controlled_win_rate: lc,
     length_coefficient: beta,
-    position_inconsistency: n ? inconsistent / n : 0,
+    position_inconsistency: bothParsed.length ? inconsistent / bothParsed.length : null,
     unparsed_verdicts: pairs.reduce((a, p) => a + p.unparsed, 0),
+    total_verdicts: 2 * pairs.length,
   };
+}
+
+/** Fails when more than half of the verdicts are unparsed, quoting the first raw replies. */
+export function assertJudgeUsable(s: JudgeSummary, quote = 3): void {
+  if (s.total_verdicts === 0 || s.unparsed_verdicts * 2 <= s.total_verdicts) return;
+  const replies = s.pairs.flatMap((p) => (p.unparsed_replies ?? []).map((r) => ({ id: p.id, r })));
+  const shown = replies
+    .slice(0, quote)
+    .map(({ id, r }) => `  prompt ${id}: ${JSON.stringify(r.length > 300 ? `${r.slice(0, 300)}…` : r)}`)
+    .join("\n");
+  throw new SftError(
+    `the judge (${s.judge}) gave no verdict in ${s.unparsed_verdicts} of ${s.total_verdicts} replies; the first ones were:\n${shown}`,
+    {
+      hint: "the judge must end its reply with [[A]], [[B]] or [[C]]: use a stronger instruction-following judge model, or raise the judge's max_tokens if replies are cut off",
+    },
+  );
 }
 
 export interface JudgeOptions {
@@ -153,7 +195,7 @@ export interface JudgeOptions {
   temperature?: number;
 }
 
-/** Judges every prompt in both orders with `judge`. */
+/** Judges every prompt in both orders with `judge`; fails when most verdicts are unparsed. */
 export async function judgePairs(
   judge: LlmBackend,
   items: { id: string; prompt: string; base: string; sft: string }[],
@@ -167,7 +209,8 @@ export async function judgePairs(
       ],
       { temperature: opts.temperature ?? 0, max_tokens: opts.max_tokens ?? 512 },
     );
-    return parseVerdict(r.choices[0]?.text ?? "");
+    const text = r.choices[0]?.text ?? "";
+    return { verdict: parseVerdict(text), text };
   };
   const pairs: JudgedPair[] = new Array(items.length);
   let next = 0;
@@ -175,21 +218,27 @@ export async function judgePairs(
     while (next < items.length) {
       const i = next++;
       const it = items[i];
-      const [v1, v2] = await Promise.all([ask(it.prompt, it.base, it.sft), ask(it.prompt, it.sft, it.base)]);
+      const [r1, r2] = await Promise.all([ask(it.prompt, it.base, it.sft), ask(it.prompt, it.sft, it.base)]);
+      const v1 = r1.verdict;
+      const v2 = r2.verdict;
       // order 1: A = base; order 2: A = sft
-      const baseFirst: Verdict = v1 === "A" ? "base" : v1 === "B" ? "sft" : "tie";
-      const sftFirst: Verdict = v2 === "A" ? "sft" : v2 === "B" ? "base" : "tie";
+      const baseFirst: Verdict = v1 === null ? "unparsed" : v1 === "A" ? "base" : v1 === "B" ? "sft" : "tie";
+      const sftFirst: Verdict = v2 === null ? "unparsed" : v2 === "A" ? "sft" : v2 === "B" ? "base" : "tie";
+      const unparsedReplies = [r1, r2].filter((r) => r.verdict === null).map((r) => r.text);
       pairs[i] = {
         id: it.id,
         baseFirst,
         sftFirst,
-        outcome: (score(baseFirst) + score(sftFirst)) / 2,
+        outcome: pairOutcome(baseFirst, sftFirst),
         lengthBase: countLength(it.base).units,
         lengthSft: countLength(it.sft).units,
-        unparsed: (v1 === null ? 1 : 0) + (v2 === null ? 1 : 0),
+        unparsed: unparsedReplies.length,
+        ...(unparsedReplies.length ? { unparsed_replies: unparsedReplies } : {}),
       };
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, items.length) }, worker));
-  return summarizeJudgements(judge.id, pairs);
+  const summary = summarizeJudgements(judge.id, pairs);
+  assertJudgeUsable(summary);
+  return summary;
 }

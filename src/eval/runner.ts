@@ -252,7 +252,7 @@ function formatSummary(samples: ModelSample[]): FormatSummary {
   };
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
 
 /** Findings a reader can act on, each derived from a number in the result. */
@@ -304,14 +304,23 @@ export function deriveSuggestions(r: Omit<EvalResult, "suggestions" | "samples">
     );
   if (r.judge) {
     const j = r.judge;
-    out.push(
-      `The judge prefers the fine-tuned model in ${pct(j.win_rate)} of prompts (length-controlled ${pct(j.length_controlled_win_rate)}).`,
-    );
-    if (j.win_rate - j.length_controlled_win_rate > 0.1)
+    const unparsed =
+      j.unparsed_verdicts > 0
+        ? ` ${j.unparsed_verdicts} of ${j.total_verdicts} judge replies held no verdict and are left out.`
+        : "";
+    if (j.win_rate !== null)
+      out.push(
+        `The judge prefers the fine-tuned model in ${pct(j.win_rate)} of ${j.judged} judged prompts (length-controlled ${pct(j.length_controlled_win_rate)}).${unparsed}`,
+      );
+    if (
+      j.win_rate !== null &&
+      j.length_controlled_win_rate !== null &&
+      j.win_rate - j.length_controlled_win_rate > 0.1
+    )
       out.push(
         "Part of the judged win comes from longer answers: the length-controlled rate is over 10 points lower.",
       );
-    if (j.position_inconsistency > 0.3)
+    if (j.position_inconsistency !== null && j.position_inconsistency > 0.3)
       out.push(
         `The judge changed its verdict with the answer order in ${pct(j.position_inconsistency)} of prompts: use a stronger judge model for reliable pairwise results.`,
       );

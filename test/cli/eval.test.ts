@@ -139,7 +139,7 @@ describe("sft eval", () => {
       close(r.ifeval!.base.instruction_strict, 1 / 4, "ifeval base");
       close(r.ifeval!.sft.instruction_loose, 3 / 4, "ifeval sft loose");
       assert.ok(r.judge && r.judge.pairs.length === r.samples.length);
-      close(r.judge!.win_rate, mean(r.judge!.pairs.map((p) => p.outcome)), "judge win rate");
+      close(r.judge!.win_rate!, mean(r.judge!.pairs.map((p) => p.outcome!)), "judge win rate");
       assert.ok(r.suggestions.some((s) => s.includes('"mcq" regressed')));
       const html = readFileSync(join(dir, "report", "report.html"), "utf8");
       assert.match(html, /Best improved task: <b>/);
@@ -190,6 +190,77 @@ describe("sft eval", () => {
       assert.match(res.out, /win rate 62\.5%/);
     } finally {
       await judge.close();
+    }
+  });
+
+  it("sft eval judge fails on a judge that returns garbage, quoting its replies", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sft-eval-cli-"));
+    const rows = (answers: string[]) =>
+      answers.map((a, i) => JSON.stringify({ prompt: `q${i}`, response: a })).join("\n");
+    writeFileSync(join(dir, "a.jsonl"), rows(["one", "two", "three", "four"]));
+    writeFileSync(join(dir, "b.jsonl"), rows(["uno", "dos", "tres", "cuatro"]));
+    const judge = await startOpenAiServer({ answer: () => "lorem ipsum, no verdict here" });
+    try {
+      const out = join(dir, "judge.json");
+      const args = ["--base-url", judge.url, "--model", "j", "--out", out];
+      const res = await runCli([
+        "eval",
+        "judge",
+        "--base",
+        join(dir, "a.jsonl"),
+        "--sft",
+        join(dir, "b.jsonl"),
+        ...args,
+      ]);
+      assert.notEqual(res.code, 0, res.out);
+      assert.match(res.out, /gave no verdict in 8 of 8 replies/);
+      assert.match(res.out, /"lorem ipsum, no verdict here"/);
+      assert.doesNotMatch(res.out, /win rate 50\.0%/);
+      assert.throws(() => readFileSync(out), "no summary is written for an unusable judge");
+    } finally {
+      await judge.close();
+    }
+  });
+
+  it("the eval report counts unparsed verdicts and leaves them out of the rate", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sft-eval-cli-"));
+    writeEvalFixture(dir);
+    // the judge names the longer answer when it is shown first, and rambles otherwise:
+    // one order of each unequal pair has no verdict (half of them, not most)
+    const judgeServer = await startOpenAiServer({
+      answer: (b) => {
+        const t = b.messages.at(-1)?.content ?? "";
+        const a = /\[Answer A\]\n([\s\S]*?)\n\[End of answer A\]/.exec(t)?.[1] ?? "";
+        const bb = /\[Answer B\]\n([\s\S]*?)\n\[End of answer B\]/.exec(t)?.[1] ?? "";
+        return a.length >= bb.length ? "[[A]]" : "hmm, hard to say";
+      },
+    });
+    try {
+      const cfg = join(dir, "eval.yaml");
+      writeFileSync(
+        cfg,
+        [
+          "base: { kind: responses, path: base.jsonl, name: base-model }",
+          "sft: { kind: responses, path: sft.jsonl, name: sft-model }",
+          "suites: [suite.jsonl]",
+          `judge: { llm: { base_url: "${judgeServer.url}", model: judge } }`,
+          "out: report",
+        ].join("\n"),
+      );
+      const res = await runCli(["eval", cfg, "--quiet"]);
+      assert.equal(res.code, 0, res.out);
+      const r = JSON.parse(readFileSync(join(dir, "report", "report.json"), "utf8")) as EvalResult;
+      const j = r.judge!;
+      assert.ok(j.unparsed_verdicts > 0);
+      assert.equal(j.total_verdicts, 2 * j.pairs.length);
+      const parsed = j.pairs.filter((p) => p.outcome !== null);
+      assert.equal(j.judged, parsed.length);
+      close(j.win_rate!, mean(parsed.map((p) => p.outcome!)), "win rate over parsed prompts");
+      assert.match(res.out, new RegExp(`unparsed verdicts ${j.unparsed_verdicts} of ${j.total_verdicts}`));
+      const html = readFileSync(join(dir, "report", "report.html"), "utf8");
+      assert.ok(html.includes(`${j.unparsed_verdicts} of ${j.total_verdicts}`));
+    } finally {
+      await judgeServer.close();
     }
   });
 

@@ -14,7 +14,7 @@ import WebSocket from "ws";
 import { evalConfigSchema } from "../../src/config/eval.js";
 import { writeReport } from "../../src/eval/report/index.js";
 import { runEvaluation } from "../../src/eval/runner.js";
-import { writeEvalFixture } from "./eval-fixture.js";
+import { SAMPLES, writeEvalFixture } from "./eval-fixture.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const available = existsSync(CHROMIUM);
@@ -161,11 +161,30 @@ describe("HTML report in headless Chromium", {
       ifeval: { prompts: fx.ifeval },
     });
     writeReport(await runEvaluation(config, { baseDir: dir }), join(dir, "out"));
+    // a single-task report: the narrowest per-task chart, where the legend used to be cut off
+    const one = join(dir, "one-task.jsonl");
+    writeFileSync(
+      one,
+      SAMPLES.filter((x) => x.row.task === "math")
+        .map((x) => JSON.stringify(x.row))
+        .join("\n"),
+    );
+    const oneConfig = evalConfigSchema.parse({
+      base: { kind: "responses", path: fx.base, name: "base" },
+      sft: { kind: "responses", path: fx.sft, name: "sft" },
+      suites: [one],
+    });
+    writeReport(await runEvaluation(oneConfig, { baseDir: dir }), join(dir, "one"));
   });
 
-  after(() => {
+  after(async () => {
     page?.close();
-    browser?.kill("SIGKILL");
+    if (browser && browser.exitCode === null) {
+      // wait for it to exit: it writes into its profile until then
+      const exited = new Promise((r) => browser.once("exit", r));
+      browser.kill("SIGKILL");
+      await exited;
+    }
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
@@ -199,6 +218,120 @@ describe("HTML report in headless Chromium", {
     assert.match(v.text, /Best improved task/);
     assert.match(v.text, /Tasks needing attention/);
   });
+
+  /**
+   * Measures every chart in the page: text boxes against their chart's box, and for each
+   * chart the y-axis labels (right-anchored texts) with their positions and the bars whose
+   * tooltip gives a count.
+   */
+  const MEASURE = `JSON.stringify({
+    innerWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+    charts: [...document.querySelectorAll("svg")].map((svg) => {
+      const box = svg.getBoundingClientRect();
+      const scale = box.width / svg.viewBox.baseVal.width;
+      const texts = [...svg.querySelectorAll("text")].map((t) => {
+        const r = t.getBoundingClientRect();
+        return { text: t.textContent, left: r.left - box.left, right: r.right - box.left, top: r.top - box.top, bottom: r.bottom - box.top };
+      });
+      const ticks = [...svg.querySelectorAll('text[text-anchor="end"]')].map((t) => ({ v: Number(t.textContent), y: Number(t.getAttribute("y")) - 4 }));
+      const bars = [...svg.querySelectorAll("rect")].flatMap((r) => {
+        const m = /: (\\d+) in \\[/.exec(r.querySelector("title")?.textContent ?? "");
+        return m ? [{ count: Number(m[1]), y: Number(r.getAttribute("y")), h: Number(r.getAttribute("height")) }] : [];
+      });
+      return { title: svg.querySelector("title").textContent, width: box.width, height: box.height, scale, texts, ticks, bars };
+    }),
+  })`;
+
+  interface Chart {
+    title: string;
+    width: number;
+    height: number;
+    texts: { text: string; left: number; right: number; top: number; bottom: number }[];
+    ticks: { v: number; y: number }[];
+    bars: { count: number; y: number; h: number }[];
+  }
+
+  function checkCharts(charts: Chart[], where: string): void {
+    for (const c of charts) {
+      for (const t of c.texts) {
+        const inside = t.left >= -1 && t.right <= c.width + 1 && t.top >= -1 && t.bottom <= c.height + 1;
+        assert.ok(
+          inside,
+          `${where}: "${t.text}" is drawn outside the chart "${c.title}" (${c.width}px wide): ${JSON.stringify(t)}`,
+        );
+      }
+      // y labels: distinct, increasing upwards, and each at the height its value says
+      const ticks = [...c.ticks].sort((a, b) => b.y - a.y);
+      const values = ticks.map((t) => t.v);
+      assert.equal(new Set(values).size, values.length, `${where}: "${c.title}" repeats y labels ${values}`);
+      assert.deepEqual(
+        values,
+        [...values].sort((a, b) => a - b),
+        `${where}: "${c.title}" y labels ${values}`,
+      );
+      if (!c.bars.length) continue;
+      const zero = ticks[0];
+      assert.equal(zero.v, 0);
+      const top = ticks.at(-1)!;
+      const perUnit = (zero.y - top.y) / (top.v - zero.v);
+      for (const t of ticks)
+        assert.ok(
+          Math.abs(zero.y - t.y - t.v * perUnit) < 0.01,
+          `${where}: "${c.title}" label ${t.v} is off its height`,
+        );
+      for (const b of c.bars)
+        assert.ok(
+          Math.abs(b.h - b.count * perUnit) < 0.01,
+          `${where}: "${c.title}" bar of ${b.count} is ${b.h / perUnit} high`,
+        );
+    }
+  }
+
+  for (const width of [1280, 390]) {
+    it(`at ${width} px: the legends name both models, labels fit, axes read true`, async () => {
+      await page.send("Emulation.setDeviceMetricsOverride", {
+        width,
+        height: 900,
+        deviceScaleFactor: 1,
+        mobile: width < 600,
+      });
+      try {
+        for (const report of ["out", "one"]) {
+          const html = join(dir, report, "report.html");
+          const v = JSON.parse((await page.load(pathToFileURL(html).href, MEASURE)) as string) as {
+            innerWidth: number;
+            scrollWidth: number;
+            charts: Chart[];
+          };
+          assert.deepEqual(page.problems, { console: [], exceptions: [], log: [] });
+          assert.equal(v.innerWidth, width);
+          assert.ok(v.scrollWidth <= width, `${report} at ${width}: page is ${v.scrollWidth}px wide`);
+          const perTask = v.charts.find((c) => c.title.startsWith("Score per task"))!;
+          const names = perTask.texts.map((t) => t.text);
+          const [b, s] =
+            report === "out" ? ["base (base <model>)", "SFT (sft & co)"] : ["base (base)", "SFT (sft)"];
+          assert.ok(names.includes(b) && names.includes(s), `${report}: legend ${names}`);
+          const lengths = v.charts.find((c) => c.title.startsWith("Response length"))!;
+          assert.ok(
+            lengths.bars.some((x) => x.count === 1),
+            "the fixture has a length bin holding one response",
+          );
+          checkCharts(v.charts, `${report} at ${width}px`);
+          const shots = process.env.SFT_REPORT_SCREENSHOTS;
+          if (shots) {
+            const shot = await page.send("Page.captureScreenshot", {
+              format: "png",
+              captureBeyondViewport: true,
+            });
+            writeFileSync(join(shots, `${report}-${width}.png`), Buffer.from(String(shot.data), "base64"));
+          }
+        }
+      } finally {
+        await page.send("Emulation.clearDeviceMetricsOverride");
+      }
+    });
+  }
 
   it("the harness does catch console errors (control)", async () => {
     const bad = join(dir, "bad.html");

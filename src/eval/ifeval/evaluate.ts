@@ -8,6 +8,10 @@
  * markdown emphasis does not hide an otherwise followed instruction.
  * Prompt-level accuracy: share of prompts whose every instruction is followed.
  * Instruction-level accuracy: share of all instructions followed.
+ *
+ * Every response line is one scored row, in the responses file's order: a file with two
+ * responses to a prompt (several samples per prompt) is scored as two rows, both counted in
+ * the accuracies, and a warning says that prompts repeat.
  */
 import { z } from "zod";
 import { SftError } from "../../errors.js";
@@ -33,6 +37,8 @@ export interface FollowResult {
 
 export interface IfevalRow {
   key: number | string;
+  /** line of the response in the responses file (when read from a file) */
+  response_line?: number;
   prompt: string;
   instruction_id_list: string[];
   strict: FollowResult;
@@ -48,7 +54,11 @@ export interface IfevalAccuracy {
 
 export interface IfevalResult {
   accuracy: IfevalAccuracy;
+  /** one row per response line, in file order */
   rows: IfevalRow[];
+  /** prompts answered by more than one response line */
+  repeated_prompts: number;
+  warnings: string[];
   /** Per instruction id: how many times it was asked and the strict/loose follow rates. */
   by_instruction: Record<string, { count: number; strict: number; loose: number }>;
 }
@@ -141,24 +151,67 @@ function byInstruction(rows: IfevalRow[]): IfevalResult["by_instruction"] {
   return acc;
 }
 
-/** Scores prompts against responses (matched by exact prompt text, as the reference does). */
+export interface IfevalResponseLine {
+  prompt: string;
+  response: string;
+  line?: number;
+}
+
+/**
+ * Scores every response line against its prompt (matched by exact prompt text, as the
+ * reference does). A response to an unknown prompt and a prompt without any response are
+ * errors naming the file and line.
+ */
 export function evaluateIfeval(
   prompts: { row: IfevalPrompt; line?: number }[],
-  responseByPrompt: Map<string, string>,
-  file?: string,
+  responses: IfevalResponseLine[],
+  files: { prompts?: string; responses?: string } = {},
 ): IfevalResult {
-  const rows: IfevalRow[] = prompts.map(({ row, line }) => {
-    const response = responseByPrompt.get(row.prompt);
-    if (response === undefined) {
+  const byText = new Map<string, { row: IfevalPrompt; line?: number }>();
+  for (const p of prompts) if (!byText.has(p.row.prompt)) byText.set(p.row.prompt, p);
+  const answered = new Map<string, number>();
+  const rows: IfevalRow[] = responses.map((r) => {
+    const p = byText.get(r.prompt);
+    if (!p) {
+      throw new SftError(
+        `response to a prompt that is not in the prompts file: ${JSON.stringify(r.prompt.slice(0, 80))}`,
+        {
+          where: { file: files.responses, line: r.line, field: "prompt" },
+          hint: "each response row's prompt must equal one prompt of the prompts file exactly",
+        },
+      );
+    }
+    answered.set(r.prompt, (answered.get(r.prompt) ?? 0) + 1);
+    const scored = scoreIfevalPrompt(p.row, r.response, { file: files.prompts, line: p.line });
+    return {
+      key: p.row.key,
+      ...(r.line !== undefined ? { response_line: r.line } : {}),
+      prompt: p.row.prompt,
+      instruction_id_list: p.row.instruction_id_list,
+      ...scored,
+    };
+  });
+  for (const { row, line } of prompts) {
+    if (!answered.has(row.prompt)) {
       throw new SftError(`no response for prompt key ${row.key}`, {
-        where: { file, line },
+        where: { file: files.prompts, line },
         hint: "the responses file must hold a {prompt, response} row whose prompt equals this prompt exactly",
       });
     }
-    const scored = scoreIfevalPrompt(row, response, { file, line });
-    return { key: row.key, prompt: row.prompt, instruction_id_list: row.instruction_id_list, ...scored };
-  });
-  return { accuracy: ifevalAccuracy(rows), rows, by_instruction: byInstruction(rows) };
+  }
+  const repeated = [...answered.values()].filter((n) => n > 1).length;
+  const warnings = repeated
+    ? [
+        `${repeated} of ${answered.size} prompts have more than one response (${rows.length} response rows): each response is scored as its own row and counted in the accuracies`,
+      ]
+    : [];
+  return {
+    accuracy: ifevalAccuracy(rows),
+    rows,
+    repeated_prompts: repeated,
+    warnings,
+    by_instruction: byInstruction(rows),
+  };
 }
 
 export async function readIfevalPrompts(file: string): Promise<{ row: IfevalPrompt; line: number }[]> {
@@ -177,8 +230,8 @@ export async function readIfevalPrompts(file: string): Promise<{ row: IfevalProm
   return out;
 }
 
-export async function readIfevalResponses(file: string): Promise<Map<string, string>> {
-  const map = new Map<string, string>();
+export async function readIfevalResponses(file: string): Promise<IfevalResponseLine[]> {
+  const out: IfevalResponseLine[] = [];
   for (const { value, line } of await readJsonl(file)) {
     const parsed = ifevalResponseSchema.safeParse(value);
     if (!parsed.success) {
@@ -188,9 +241,9 @@ export async function readIfevalResponses(file: string): Promise<Map<string, str
         hint: 'expected {"prompt": "...", "response": "..."}',
       });
     }
-    map.set(parsed.data.prompt, parsed.data.response);
+    out.push({ prompt: parsed.data.prompt, response: parsed.data.response, line });
   }
-  return map;
+  return out;
 }
 
 /** `sft eval ifeval`: reads IFEval's files, scores, writes the JSON result atomically. */
@@ -201,7 +254,7 @@ export async function runIfevalFiles(opts: {
 }): Promise<IfevalResult> {
   const prompts = await readIfevalPrompts(opts.prompts);
   const responses = await readIfevalResponses(opts.responses);
-  const result = evaluateIfeval(prompts, responses, opts.prompts);
+  const result = evaluateIfeval(prompts, responses, { prompts: opts.prompts, responses: opts.responses });
   if (opts.out) writeFileAtomicSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }

@@ -4,14 +4,14 @@
  */
 import type { EvalResult, SampleResult } from "../runner.js";
 import { passAtKBlock, sandboxBlock } from "./code.js";
-import { binEdges, esc, groupedBarChart, histogram } from "./svg.js";
+import { binEdges, esc, groupedBarChart, histogram, lengthEdges } from "./svg.js";
 
 const BASE = "#8da0cb";
 const SFT = "#fc8d62";
 const MAX_SAMPLE_ROWS = 300;
 
 const f3 = (x: number) => x.toFixed(3);
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
 
 function table(headers: string[], rows: (string | number)[][], cls = ""): string {
@@ -51,7 +51,8 @@ export function renderReportHtml(r: EvalResult): string {
       { name: "base", color: BASE, values: r.samples.map((s) => s.base.length) },
       { name: "SFT", color: SFT, values: r.samples.map((s) => s.sft.length) },
     ],
-    edges: binEdges(lengths, 16, 0, Math.max(1, ...lengths) * 1.0001),
+    // whole-number bin widths, so the axis reads 0, 5, 10, … rather than 0, 0.63, 1.3, …
+    edges: lengthEdges(lengths, 16),
     xLabel: "length (words + CJK characters / 1.5)",
   });
   const parts = ["format", "relevance", "completeness", "quality"] as const;
@@ -104,12 +105,15 @@ export function renderReportHtml(r: EvalResult): string {
     ? `<h2>Pairwise judge (${esc(r.judge.judge)})</h2>${table(
         ["measure", "value"],
         [
-          ["prompts judged (both orders)", String(r.judge.pairs.length)],
+          ["prompts judged (both orders)", `${r.judge.judged} of ${r.judge.pairs.length}`],
           ["SFT wins / ties / losses", `${r.judge.wins} / ${r.judge.ties} / ${r.judge.losses}`],
           ["win rate (ties count half)", pct(r.judge.win_rate)],
           ["length-controlled win rate", pct(r.judge.length_controlled_win_rate)],
           ["verdicts changed by answer order", pct(r.judge.position_inconsistency)],
-          ["unparsed verdicts", String(r.judge.unparsed_verdicts)],
+          [
+            "unparsed verdicts (left out of the rates)",
+            `${r.judge.unparsed_verdicts} of ${r.judge.total_verdicts}`,
+          ],
         ],
       )}`
     : "";
@@ -131,11 +135,11 @@ export function renderReportHtml(r: EvalResult): string {
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222}
 h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem;display:block;max-width:100%;overflow-x:auto}th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f6f6}.pos{color:#1a7f37}.neg{color:#cf222e}.flag{color:#9a6700;font-weight:600}
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;min-width:150px}
 .card .v{font-size:1.4rem;font-weight:600}.best{color:#1a7f37}.attention{color:#9a6700}
-pre{white-space:pre-wrap;background:#f8f8f8;padding:.4rem;max-height:20rem;overflow:auto}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f8f8f8;padding:.4rem;max-height:20rem;overflow:auto}
 tr.up td:nth-child(6){color:#1a7f37}tr.down td:nth-child(6){color:#cf222e}svg{max-width:100%;height:auto}
 </style>
 </head>

@@ -19,18 +19,62 @@ export interface Series {
 }
 
 const fmt = (x: number) =>
-  Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
+  Number.isInteger(x)
+    ? String(x)
+    : Math.abs(x) >= 100
+      ? x.toFixed(0)
+      : Math.abs(x) >= 10
+        ? x.toFixed(1)
+        : x.toFixed(2);
 
-function legend(series: { name: string; color: string }[], x: number, y: number): string {
-  // each entry as wide as its label (about 7 px per character at 12 px)
+/** Width a legend entry takes: swatch, label (about 7 px per character at 12 px), gap. */
+const entryWidth = (name: string) => 16 + 7 * name.length + 20;
+
+/**
+ * Legend rows starting at (x, y), wrapped at `maxWidth`; returns the markup, its width and
+ * its height so the chart can be made large enough to show every entry.
+ */
+function legend(
+  series: { name: string; color: string }[],
+  x: number,
+  y: number,
+  maxWidth: number,
+): { svg: string; width: number; height: number } {
   let at = x;
-  return series
-    .map((s) => {
-      const entry = `<rect x="${at}" y="${y}" width="12" height="12" fill="${s.color}"/><text x="${at + 16}" y="${y + 11}" font-size="12">${esc(s.name)}</text>`;
-      at += 16 + 7 * s.name.length + 20;
-      return entry;
-    })
-    .join("");
+  let row = 0;
+  let widest = 0;
+  const parts = series.map((s) => {
+    const w = entryWidth(s.name);
+    if (at > x && at - x + w > maxWidth) {
+      at = x;
+      row++;
+    }
+    const yy = y + row * 18;
+    const entry = `<g class="legend-entry"><rect x="${at}" y="${yy}" width="12" height="12" fill="${s.color}"/><text x="${at + 16}" y="${yy + 11}" font-size="12">${esc(s.name)}</text></g>`;
+    at += w;
+    widest = Math.max(widest, at - x - 20);
+    return entry;
+  });
+  return { svg: parts.join(""), width: widest, height: (row + 1) * 18 };
+}
+
+/**
+ * Axis ticks for counts: whole numbers in steps of 1, 2 or 5 × 10^k, at most five steps,
+ * ending at or above `max`, so no label repeats and every bar height reads true against
+ * the ticks.
+ */
+export function countTicks(max: number): number[] {
+  const m = Math.max(1, Math.ceil(max));
+  let step = 1;
+  for (let k = 1; ; k *= 10) {
+    const s = [1, 2, 5].map((f) => f * k).find((c) => m / c <= 5);
+    if (s !== undefined) {
+      step = s;
+      break;
+    }
+  }
+  const top = step * Math.ceil(m / step);
+  return Array.from({ length: top / step + 1 }, (_, i) => i * step);
 }
 
 /** Grouped vertical bars: one group per category, one bar per series. */
@@ -50,8 +94,11 @@ export function groupedBarChart(opts: {
   const left = 50;
   const top = 30;
   const plotH = opts.height ?? 220;
-  const width = left + groupW * Math.max(1, categories.length) + 20;
-  const height = top + plotH + 70;
+  const plotW = groupW * Math.max(1, categories.length);
+  // the legend wraps at the plot's width but never below 320 px, and widens the chart if needed
+  const leg = legend(series, left, top + plotH + 36, Math.max(320, plotW));
+  const width = Math.max(left + plotW + 20, left + leg.width + 10);
+  const height = top + plotH + 36 + leg.height + 16;
   const y = (v: number) => top + plotH - ((v - yMin) / (yMax - yMin || 1)) * plotH;
   const parts: string[] = [];
   for (let t = 0; t <= 4; t++) {
@@ -76,7 +123,7 @@ export function groupedBarChart(opts: {
       `<text x="${gx + (groupW - 24) / 2}" y="${top + plotH + 16}" font-size="11" text-anchor="middle">${esc(label)}</text>`,
     );
   });
-  parts.push(legend(series, left, top + plotH + 36));
+  parts.push(leg.svg);
   return `<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}"><title>${esc(opts.title)}</title>${parts.join("")}</svg>`;
 }
 
@@ -86,6 +133,14 @@ export function binEdges(values: number[], bins: number, lo?: number, hi?: numbe
   let max = hi ?? Math.max(...values, 1);
   if (max <= min) max = min + 1;
   return Array.from({ length: bins + 1 }, (_, i) => min + ((max - min) * i) / bins);
+}
+
+/** At most `bins` bins of one whole-number width from 0 past the largest value. */
+export function lengthEdges(values: number[], bins: number): number[] {
+  const max = Math.max(1, ...values);
+  const width = Math.max(1, Math.ceil((Math.floor(max) + 1) / bins));
+  const n = Math.max(1, Math.ceil((Math.floor(max) + 1) / width));
+  return Array.from({ length: n + 1 }, (_, i) => i * width);
 }
 
 export function binCounts(values: number[], edges: number[]): number[] {
@@ -107,19 +162,21 @@ export function histogram(opts: {
 }): string {
   const { series, edges } = opts;
   const counts = series.map((s) => binCounts(s.values, edges));
-  const maxC = Math.max(1, ...counts.flat());
+  const ticks = countTicks(Math.max(...counts.flat(), 1));
+  const maxC = ticks[ticks.length - 1];
   const left = 45;
   const top = 20;
   const plotH = 180;
   const binW = Math.max(16, Math.min(40, 640 / (edges.length - 1)));
-  const width = left + binW * (edges.length - 1) + 20;
-  const height = top + plotH + 75;
+  const plotW = binW * (edges.length - 1);
+  const leg = legend(series, left, top + plotH + 45, Math.max(320, plotW));
+  const width = Math.max(left + plotW + 20, left + leg.width + 10);
+  const height = top + plotH + 45 + leg.height + 12;
   const parts: string[] = [];
-  for (let t = 0; t <= 4; t++) {
-    const v = (maxC * t) / 4;
+  for (const v of ticks) {
     const yy = top + plotH - (v / maxC) * plotH;
     parts.push(
-      `<line x1="${left}" x2="${width - 10}" y1="${yy}" y2="${yy}" stroke="#eee"/><text x="${left - 6}" y="${yy + 4}" font-size="11" text-anchor="end">${Math.round(v)}</text>`,
+      `<line x1="${left}" x2="${width - 10}" y1="${yy}" y2="${yy}" stroke="#eee"/><text class="y-tick" x="${left - 6}" y="${yy + 4}" font-size="11" text-anchor="end">${v}</text>`,
     );
   }
   const w = (binW - 2) / series.length;
@@ -128,7 +185,7 @@ export function histogram(opts: {
       const c = counts[si][b];
       const h = (c / maxC) * plotH;
       parts.push(
-        `<rect x="${left + b * binW + si * w}" y="${top + plotH - h}" width="${Math.max(1, w - 1)}" height="${h}" fill="${s.color}"><title>${esc(`${s.name}: ${c} in [${fmt(edges[b])}, ${fmt(edges[b + 1])})`)}</title></rect>`,
+        `<rect class="bar" data-count="${c}" x="${left + b * binW + si * w}" y="${top + plotH - h}" width="${Math.max(1, w - 1)}" height="${h}" fill="${s.color}"><title>${esc(`${s.name}: ${c} in [${fmt(edges[b])}, ${fmt(edges[b + 1])})`)}</title></rect>`,
       );
     });
   }
@@ -141,6 +198,6 @@ export function histogram(opts: {
   parts.push(
     `<text x="${left + (binW * (edges.length - 1)) / 2}" y="${top + plotH + 32}" font-size="11" text-anchor="middle">${esc(opts.xLabel)}</text>`,
   );
-  parts.push(legend(series, left, top + plotH + 45));
+  parts.push(leg.svg);
   return `<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}"><title>${esc(opts.title)}</title>${parts.join("")}</svg>`;
 }

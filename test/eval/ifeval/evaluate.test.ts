@@ -90,4 +90,49 @@ describe("IFEval files", () => {
       (e: unknown) => e instanceof SftError && e.where.line === 2,
     );
   });
+
+  it("scores every response line, in file order, when prompts repeat", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ifeval-"));
+    writeFileSync(join(dir, "p.jsonl"), jsonl(prompts));
+    // two samples per prompt: the second answer to "Write a list…" breaks the comma rule
+    const twice = [
+      ...responses,
+      { prompt: "Shout it.", response: "quiet, THE END." },
+      { prompt: "Write a list without commas.", response: "* apples, pears\n* plums" },
+      { prompt: "Answer in JSON.", response: '{"answer": 42}' },
+    ];
+    writeFileSync(join(dir, "r.jsonl"), jsonl(twice));
+    const r = await runIfevalFiles({ prompts: join(dir, "p.jsonl"), responses: join(dir, "r.jsonl") });
+    assert.equal(r.rows.length, 6);
+    assert.deepEqual(
+      r.rows.map((row) => [row.key, row.response_line]),
+      [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        [3, 4],
+        [1, 5],
+        [2, 6],
+      ],
+    );
+    assert.deepEqual(r.rows[3].strict.follow_instruction_list, [false, true]);
+    assert.deepEqual(r.rows[4].strict.follow_instruction_list, [false, true]);
+    // prompt-level strict: rows 1, 3 and 6 follow everything → 3 of 6
+    assert.equal(r.accuracy.prompt_strict, 3 / 6);
+    // instruction-level strict over all 10 instructions: 2 + 0 + 2 + 1 + 1 + 1
+    assert.equal(r.accuracy.instruction_strict, 7 / 10);
+    assert.equal(r.by_instruction["punctuation:no_comma"].count, 2);
+    assert.equal(r.repeated_prompts, 3);
+    assert.match(r.warnings[0], /3 of 3 prompts have more than one response \(6 response rows\)/);
+  });
+
+  it("a response to a prompt not in the prompts file is an error at its line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ifeval-"));
+    writeFileSync(join(dir, "p.jsonl"), jsonl(prompts));
+    writeFileSync(join(dir, "r.jsonl"), jsonl([...responses, { prompt: "Something else.", response: "x" }]));
+    await assert.rejects(
+      runIfevalFiles({ prompts: join(dir, "p.jsonl"), responses: join(dir, "r.jsonl") }),
+      (e: unknown) => e instanceof SftError && e.where.line === 4 && e.where.file === join(dir, "r.jsonl"),
+    );
+  });
 });
