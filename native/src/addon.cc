@@ -3,9 +3,11 @@
 #include <napi.h>
 
 #include "args.h"
+#include "blas.h"
 #include "common.h"
 #include "gemm.h"
 #include "ops.h"
+#include "peak.h"
 #include "threadpool.h"
 
 using sft::Args;
@@ -18,7 +20,20 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("simd", sft::simd_level());
   o.Set("threads", sft::pool_threads());
+  const char* lib = sft::blas_library();
+  o.Set("blas", lib ? Napi::Value(Napi::String::New(info.Env(), lib)) : info.Env().Null());
+  o.Set("blasMode", sft::blas_mode());
+  const char* why = sft::blas_missing_reason();
+  o.Set("blasMissing", why ? Napi::Value(Napi::String::New(info.Env(), why)) : info.Env().Null());
   return o;
+}
+
+// peakGflops(seconds, rounds): measured FMA peak of all pool threads at the SIMD level in use.
+Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
+  double seconds = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.1;
+  int rounds = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 3;
+  seconds = seconds > 0 && seconds < 10 ? seconds : 0.1;
+  return Napi::Number::New(info.Env(), sft::peak_gflops(seconds, rounds));
 }
 
 // matmul(out, a, b, M, N, K, transA, transB, accumulate, bias|null)
@@ -46,6 +61,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("matmul", Napi::Function::New(env, Matmul<false>));
+  exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));
   exports.Set("matmulBf16", Napi::Function::New(env, Matmul<true>));
   sft::register_ops(env, exports);
   return exports;

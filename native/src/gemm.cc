@@ -11,6 +11,7 @@
 #include <mutex>
 #include <type_traits>
 
+#include "blas.h"
 #include "common.h"
 #include "threadpool.h"
 
@@ -490,6 +491,7 @@ void gemm_dispatch(bool transA, bool transB, long M, long N, long K, const float
 
 void sgemm(bool transA, bool transB, long M, long N, long K, const float* A, const float* B, float* C,
            bool accumulate, const float* bias) {
+  if (blas_sgemm(transA, transB, M, N, K, A, B, C, accumulate, bias)) return;
   gemm_dispatch<float>(transA, transB, M, N, K, A, B, C, accumulate, bias);
 }
 

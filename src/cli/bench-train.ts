@@ -4,7 +4,9 @@
  */
 import type { Command } from "commander";
 import { loadCheckpoint } from "../engine/checkpoint/hf.js";
-import { nativeInfo } from "../engine/kernels/native.js";
+import { getKernels } from "../engine/kernels/index.js";
+import { nativeInfo, nativePeakGflops } from "../engine/kernels/native.js";
+import { type ProfileRow, profileKernels } from "../engine/kernels/profile.js";
 import { createModel } from "../engine/model.js";
 import { familyOf } from "../engine/models/registry.js";
 import { adamwStep, OptimizerState } from "../engine/params.js";
@@ -21,6 +23,32 @@ interface BenchFlags {
   loraTargets?: string;
   gradientCheckpointing?: boolean;
   frozenBf16?: boolean;
+  profile?: boolean;
+}
+
+/** `--profile`: where one step's time goes, per op group, averaged over the timed steps. */
+export interface StepProfile {
+  rows: (ProfileRow & {
+    calls_per_step: number;
+    ms_per_step: number;
+    share: number;
+    gflops: number | null;
+  })[];
+  /** Mean time of the timed steps (the shares are of this). */
+  step_ms_mean: number;
+  /** Step time not spent inside any kernel (TypeScript between the calls, allocation). */
+  other_ms_per_step: number;
+  /** GEMM + attention arithmetic of one step, counted from the calls. */
+  step_gflop: number;
+  /** step_gflop / median step time. */
+  achieved_gflops: number;
+  /** The machine's measured FMA peak at the SIMD level in use (null: reference kernels). */
+  peak_gflops: number | null;
+  /** achieved_gflops / peak_gflops (null when the peak is unknown). */
+  peak_share: number | null;
+  /** The GEMMs alone: their GFLOP/s while running, and its share of the peak. */
+  gemm_gflops: number | null;
+  gemm_peak_share: number | null;
 }
 
 export interface BenchTrainResult {
@@ -38,6 +66,9 @@ export interface BenchTrainResult {
   params: number;
   trainable_params: number;
   loss: number;
+  /** The system BLAS the GEMMs use for large shapes (null: built-in kernels only). */
+  blas?: string | null;
+  profile?: StepProfile;
 }
 
 function count(flag: string, v: string | undefined, fallback: number | null, min: number): number {
@@ -65,8 +96,10 @@ export function benchTrain(f: BenchFlags): BenchTrainResult {
       where: { field: "--seq-len" },
     });
   }
+  const profiler = f.profile ? profileKernels(getKernels(), { vocabSize: config.vocabSize, loraR }) : null;
   const model = createModel(config, tensors.size > 0 ? tensors : null, {
     seed: 0,
+    ...(profiler ? { kernels: profiler.kernels } : {}),
     lora: loraR > 0 ? { r: loraR, alpha: 2 * loraR, targets: f.loraTargets?.split(",") } : null,
     gradientCheckpointing: f.gradientCheckpointing ?? false,
     frozenBf16: f.frozenBf16 ?? false,
@@ -79,6 +112,7 @@ export function benchTrain(f: BenchFlags): BenchTrainResult {
   let loss = 0;
   for (let step = 0; step < warmup + steps; step++) {
     for (let i = 0; i < ids.length; i++) ids[i] = rng.nextUint32() % config.vocabSize;
+    if (step === warmup) profiler?.reset();
     const t0 = performance.now();
     model.zeroGrad();
     loss = model.forwardBackward({ B, T, inputIds: ids, labels: ids }).loss;
@@ -90,11 +124,16 @@ export function benchTrain(f: BenchFlags): BenchTrainResult {
   const median = sorted[Math.floor(sorted.length / 2)];
   let threads: number | null = null;
   let simd: string | null = null;
+  let blas: string | null = null;
   if (model.kernels.name === "native") {
     const info = nativeInfo();
     threads = info.threads;
     simd = info.simd;
+    blas = info.blas;
   }
+  const profile = profiler
+    ? summarize(profiler.rows(), times, median, model.kernels.name === "native")
+    : undefined;
   return {
     impl: "sftkit",
     kernels: model.kernels.name,
@@ -110,7 +149,77 @@ export function benchTrain(f: BenchFlags): BenchTrainResult {
     params: model.numParameters,
     trainable_params: model.numTrainableParameters,
     loss,
+    blas,
+    ...(profile ? { profile } : {}),
   };
+}
+
+function summarize(rows: ProfileRow[], times: number[], medianMs: number, native: boolean): StepProfile {
+  const steps = times.length;
+  const stepMs = times.reduce((a, b) => a + b, 0) / steps;
+  const peak = native ? (nativePeakGflops(0.1, 3) ?? null) : null;
+  let inKernels = 0;
+  let gflop = 0;
+  let gemmGflop = 0;
+  let gemmMs = 0;
+  const out = rows.map((r) => {
+    inKernels += r.ms;
+    if (r.gflop !== null) gflop += r.gflop;
+    if (r.op.startsWith("GEMM")) {
+      gemmGflop += r.gflop ?? 0;
+      gemmMs += r.ms;
+    }
+    return {
+      ...r,
+      calls_per_step: r.calls / steps,
+      ms_per_step: r.ms / steps,
+      share: r.ms / steps / stepMs,
+      gflops: r.gflop === null || r.ms === 0 ? null : r.gflop / (r.ms / 1000),
+    };
+  });
+  const stepGflop = gflop / steps;
+  const achieved = stepGflop / (medianMs / 1000);
+  const gemmRate = gemmMs > 0 ? gemmGflop / (gemmMs / 1000) : null;
+  return {
+    rows: out,
+    step_ms_mean: stepMs,
+    other_ms_per_step: (stepMs * steps - inKernels) / steps,
+    step_gflop: stepGflop,
+    achieved_gflops: achieved,
+    peak_gflops: peak,
+    peak_share: peak ? achieved / peak : null,
+    gemm_gflops: gemmRate,
+    gemm_peak_share: peak && gemmRate !== null ? gemmRate / peak : null,
+  };
+}
+
+/** The profile as a table for people (stderr; stdout keeps its one JSON line). */
+export function formatProfile(p: StepProfile): string {
+  const head = ["op", "calls/step", "ms/step", "share", "GFLOP/s"];
+  const body = p.rows.map((r) => [
+    r.op,
+    String(r.calls_per_step),
+    r.ms_per_step.toFixed(1),
+    `${(100 * r.share).toFixed(1)}%`,
+    r.gflops === null ? "-" : r.gflops.toFixed(1),
+  ]);
+  body.push([
+    "other (between kernels)",
+    "-",
+    p.other_ms_per_step.toFixed(1),
+    `${((100 * p.other_ms_per_step) / p.step_ms_mean).toFixed(1)}%`,
+    "-",
+  ]);
+  const w = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
+  const line = (r: string[]) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join("  ");
+  const pk = p.peak_gflops === null ? "peak unknown" : `peak ${p.peak_gflops.toFixed(1)} GFLOP/s`;
+  const share = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(0)}%`);
+  return [
+    line(head),
+    ...body.map(line),
+    `step: ${p.step_gflop.toFixed(2)} GFLOP counted (GEMM + attention), ${p.achieved_gflops.toFixed(1)} GFLOP/s = ${share(p.peak_share)} of ${pk}; ` +
+      `GEMMs alone ${p.gemm_gflops === null ? "-" : p.gemm_gflops.toFixed(1)} GFLOP/s = ${share(p.gemm_peak_share)}`,
+  ].join("\n");
 }
 
 export function register(parent: Command): void {
@@ -129,11 +238,14 @@ export function register(parent: Command): void {
     .option("--lora-targets <list>", "LoRA modules (default q_proj,v_proj; GPT-2 c_attn)")
     .option("--gradient-checkpointing", "recompute each block in backward (less memory)")
     .option("--frozen-bf16", "with --lora-r: hold the frozen base weights in bf16")
+    .option("--profile", "add a per-op time table of one step (JSON `profile`; a table on stderr)")
     .addHelpText(
       "after",
       "\nExample:\n  sft bench train --model config.json --batch-size 4 --seq-len 256 --steps 5\n",
     )
     .action((opts: BenchFlags) => {
-      process.stdout.write(`${JSON.stringify(benchTrain(opts))}\n`);
+      const res = benchTrain(opts);
+      if (res.profile) process.stderr.write(`${formatProfile(res.profile)}\n`);
+      process.stdout.write(`${JSON.stringify(res)}\n`);
     });
 }

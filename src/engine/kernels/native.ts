@@ -14,10 +14,23 @@ import type { AttentionShape, FloatArray, Kernels, MatmulOptions } from "./types
 
 type F32 = Float32Array;
 
+/** What the addon reports about itself: SIMD level, pool size, and the system BLAS in use. */
+interface NativeAddonInfo {
+  simd: string;
+  threads: number;
+  /** File of the system BLAS the GEMM uses for large shapes, or null. */
+  blas: string | null;
+  /** SFTKIT_BLAS policy in effect: "auto", "force" or "off". */
+  blasMode: string;
+  /** Why no BLAS is used (null when one is). */
+  blasMissing: string | null;
+}
+
 /** The addon's raw surface (see native/src/addon.cc, ops.cc, attention.cc). */
 interface NativeAddon {
   version(): string;
-  info(): { simd: string; threads: number };
+  info(): NativeAddonInfo;
+  peakGflops(seconds: number, rounds: number): number;
   matmul(
     out: F32,
     a: F32,
@@ -364,8 +377,17 @@ export function loadNativeKernels(): Kernels {
   return makeNativeKernels(loadNativeAddon());
 }
 
-/** SIMD level and thread count the addon runs with (for logs and benchmarks). */
-export function nativeInfo(): { simd: string; threads: number; version: string } {
+/** SIMD level, thread count and system BLAS the addon runs with (for logs and benchmarks). */
+export function nativeInfo(): NativeAddonInfo & { version: string } {
   const addon = loadNativeAddon();
   return { ...addon.info(), version: addon.version() };
+}
+
+/**
+ * The machine's measured fp32 FMA peak in GFLOP/s (all pool threads, the SIMD level in use),
+ * best of `rounds` runs of about `seconds` each; undefined when the addon predates the kernel.
+ */
+export function nativePeakGflops(seconds = 0.1, rounds = 3): number | undefined {
+  const addon = loadNativeAddon();
+  return typeof addon.peakGflops === "function" ? addon.peakGflops(seconds, rounds) : undefined;
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { loadNativeKernels, nativeInfo } from "../../../src/engine/kernels/native.js";
+import { loadNativeKernels, nativeInfo, nativePeakGflops } from "../../../src/engine/kernels/native.js";
 import { referenceKernels as R } from "../../../src/engine/kernels/reference.js";
 import type { AttentionShape, Kernels } from "../../../src/engine/kernels/types.js";
 import { makeRng } from "../../../src/util/rng.js";
@@ -461,23 +461,54 @@ test("float64 inputs are delegated to the reference kernels", opt, () => {
 });
 
 const isChild = process.env.SFTKIT_NATIVE_TEST_CHILD === "1";
-test("the AVX2 level and the scalar fallback pass the same suite (child processes)", {
-  skip: N === null ? skipReason : isChild ? "already a child run" : false,
-  timeout: 240_000,
-}, () => {
-  const file = fileURLToPath(import.meta.url);
-  for (const [simd, threads] of [
-    ["avx2", "2"],
-    ["scalar", "1"],
-  ]) {
+const info = N ? nativeInfo() : null;
+/**
+ * Each GEMM path on its own: the built-in AVX2 and scalar micro-kernels with the system BLAS
+ * off, and the system BLAS forced for every shape (where one is installed).
+ */
+const childRuns: { what: string; env: Record<string, string>; skip: string | false }[] = [
+  {
+    what: "AVX2 kernels",
+    env: { SFTKIT_SIMD: "avx2", SFTKIT_THREADS: "2", SFTKIT_BLAS: "off" },
+    skip: false,
+  },
+  {
+    what: "scalar kernels",
+    env: { SFTKIT_SIMD: "scalar", SFTKIT_THREADS: "1", SFTKIT_BLAS: "off" },
+    skip: false,
+  },
+  {
+    what: "system BLAS forced",
+    env: { SFTKIT_THREADS: "2", SFTKIT_BLAS: "force" },
+    skip: info && !info.blas ? `no system BLAS on this machine (${info.blasMissing})` : false,
+  },
+];
+for (const run of childRuns) {
+  test(`${run.what} pass the same suite (child process)`, {
+    skip: N === null ? skipReason : isChild ? "already a child run" : run.skip,
+    timeout: 240_000,
+  }, () => {
+    const file = fileURLToPath(import.meta.url);
     // NODE_TEST_CONTEXT would make the child talk to this runner instead of running its tests.
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
     const res = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=tap", file], {
-      env: { ...env, SFTKIT_SIMD: simd, SFTKIT_THREADS: threads, SFTKIT_NATIVE_TEST_CHILD: "1" },
+      env: { ...env, ...run.env, SFTKIT_NATIVE_TEST_CHILD: "1" },
       encoding: "utf8",
     });
-    assert.equal(res.status, 0, `SFTKIT_SIMD=${simd} run failed:\n${res.stdout}\n${res.stderr}`);
-    // The child must really have run the kernel tests (10 passing, the recursion skipped).
-    assert.match(res.stdout, /# pass 10\b/, `SFTKIT_SIMD=${simd} run did not run the suite:\n${res.stdout}`);
-  }
+    assert.equal(res.status, 0, `${run.what} run failed:\n${res.stdout}\n${res.stderr}`);
+    // The child must really have run the kernel tests (11 passing, the recursions skipped).
+    assert.match(res.stdout, /# pass 11\b/, `${run.what} run did not run the suite:\n${res.stdout}`);
+    if (run.env.SFTKIT_BLAS === "force")
+      assert.match(res.stdout, /BLAS in use: /, "the child did not use the BLAS");
+  });
+}
+
+test("native info names the GEMM paths; the peak kernel measures a plausible peak", opt, (t) => {
+  const i = nativeInfo();
+  assert.ok(["auto", "force", "off"].includes(i.blasMode), i.blasMode);
+  assert.ok((i.blas === null) !== (i.blasMissing === null), "exactly one of blas / blasMissing");
+  if (i.blas) t.diagnostic(`BLAS in use: ${i.blas}`);
+  const peak = nativePeakGflops(0.02, 2);
+  // A core does at least 1 GFLOP/s at any SIMD level and no CPU core reaches 500 fp32 GFLOP/s.
+  assert.ok(peak !== undefined && peak > 1 && peak < 500 * i.threads, `peak ${peak} GFLOP/s`);
 });
