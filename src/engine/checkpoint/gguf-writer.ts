@@ -1,4 +1,4 @@
-/** GGUF v3 writer: typed metadata, F32/F16/Q8_0 tensors, alignment, atomic. */
+/** GGUF v3 writer: typed metadata, F32/F16/BF16/Q8_0/Q4_0 tensors, alignment, atomic. */
 import { SftError } from "../../errors.js";
 import {
   DEFAULT_ALIGNMENT,
@@ -13,10 +13,14 @@ import {
 import { numel, type Tensor } from "../tensor.js";
 import { type AtomicSyncWriter, float32Bytes, writeAtomically } from "./file-io.js";
 import { quantizeQ8_0 } from "./gguf-quant.js";
-import { encodeF16 } from "./numeric.js";
+import { quantizeQ4_0 } from "./gguf-quantize.js";
+import { encodeBF16, encodeF16 } from "./numeric.js";
 
 /** Tensor types the writer can produce. */
-export type GgufWriteType = "F32" | "F16" | "Q8_0";
+export type GgufWriteType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
+
+/** The block-quantised write types: rows must be a multiple of their 32-value blocks. */
+export const GGUF_BLOCK_TYPES: readonly GgufWriteType[] = ["Q8_0", "Q4_0"];
 
 export interface GgufWriteTensor {
   name: string;
@@ -197,6 +201,12 @@ function encodeGgufTensor(t: GgufWriteTensor): Uint8Array {
     encodeF16(t.tensor.data, out);
     return out;
   }
+  if (t.type === "BF16") {
+    const out = new Uint8Array(t.tensor.data.length * 2);
+    encodeBF16(t.tensor.data, out);
+    return out;
+  }
+  if (t.type === "Q4_0") return quantizeQ4_0(t.tensor.data);
   return quantizeQ8_0(t.tensor.data);
 }
 
@@ -238,9 +248,9 @@ export function writeGguf(path: string, input: GgufWriteInput): void {
       );
     }
     const inner = t.tensor.shape[t.tensor.shape.length - 1] ?? 1;
-    if (t.type === "Q8_0" && inner % 32 !== 0) {
+    if (GGUF_BLOCK_TYPES.includes(t.type) && inner % 32 !== 0) {
       throw new SftError(
-        `Q8_0 needs rows that are a multiple of 32 values, this tensor's rows have ${inner}`,
+        `${t.type} needs rows that are a multiple of 32 values, this tensor's rows have ${inner}`,
         {
           where: { file: path, field: t.name },
           hint: "store this tensor as F16 or F32",
