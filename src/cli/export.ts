@@ -63,7 +63,7 @@ export function register(parent: Command): void {
     .requiredOption("--out <path>", "output directory (hf) or .gguf file (gguf)")
     .option("--adapter <dir>", "PEFT LoRA adapter directory to merge into the weights")
     .option("--format <hf|gguf>", "output format (default: gguf when --out ends in .gguf, else hf)")
-    .option("--dtype <type>", "hf: F32 (default), F16, BF16; gguf: F16 (default), F32, Q8_0")
+    .option("--dtype <type>", "hf: F32 (default), F16, BF16; gguf: F16 (default), F32, BF16, Q8_0, Q4_0")
     .option("--max-shard-size <size>", "hf: split model.safetensors above this size (default 5GB)")
     .addHelpText(
       "after",

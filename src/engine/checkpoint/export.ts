@@ -10,6 +10,7 @@ import { writeAtomically } from "./file-io.js";
 import type { GgufTokenizerInfo, GgufWriteType } from "./gguf.js";
 import { type SaveGgufOptions, saveGgufModel } from "./gguf-model.js";
 import { type LoadedCheckpoint, loadCheckpoint, saveHfModel } from "./hf.js";
+import { ggufBpeVocabFromHf, isByteLevelBpe } from "./hf-bpe-vocab.js";
 import { ggufTokenizerFromHf, hfTokenizerFromGguf } from "./hf-tokenizer.js";
 import { mergeLora, readPeftAdapter } from "./peft.js";
 import type { SafetensorsWriteDType } from "./safetensors.js";
@@ -32,7 +33,7 @@ export interface ExportOptions {
   /** Output directory (hf) or .gguf file (gguf). */
   out: string;
   format: "hf" | "gguf";
-  /** hf: F32 | F16 | BF16 (default F32); gguf: F32 | F16 | Q8_0 (default F16). */
+  /** hf: F32 | F16 | BF16 (default F32); gguf: F32 | F16 | BF16 | Q8_0 | Q4_0 (default F16). */
   dtype?: string;
   /** hf: shard above this many bytes. */
   maxShardBytes?: number;
@@ -72,8 +73,20 @@ function ggufVocabulary(ck: LoadedCheckpoint): GgufTokenizerInfo | undefined {
   const tj = join(ck.source.path, "tokenizer.json");
   if (!existsSync(tj)) return undefined;
   const tc = join(ck.source.path, "tokenizer_config.json");
-  return ggufTokenizerFromHf(readJson(tj), existsSync(tc) ? readJson(tc) : null) ?? undefined;
+  const tokenizer = readJson(tj);
+  const config = existsSync(tc) ? readJson(tc) : null;
+  const vocab = isByteLevelBpe(tokenizer)
+    ? ggufBpeVocabFromHf(tokenizer, config, tj)
+    : ggufTokenizerFromHf(tokenizer, config);
+  if (!vocab) return undefined;
+  // Newer models keep the chat template in its own file instead of tokenizer_config.json.
+  const jinja = join(ck.source.path, "chat_template.jinja");
+  if (vocab.chatTemplate === null && existsSync(jinja)) vocab.chatTemplate = readFileSync(jinja, "utf8");
+  return vocab;
 }
+
+/** Tensor types a GGUF export writes its 2-D weights as. */
+export const GGUF_EXPORT_TYPES: readonly GgufWriteType[] = ["F32", "F16", "BF16", "Q8_0", "Q4_0"];
 
 /** Writes the export; returns the files written. */
 export function exportModel(opts: ExportOptions): string[] {
@@ -88,14 +101,14 @@ export function exportModel(opts: ExportOptions): string[] {
   if (opts.adapter) tensors = mergeLora(tensors, readPeftAdapter(opts.adapter), ck.config);
 
   if (opts.format === "gguf") {
-    const type = checkDtype<GgufWriteType>(opts.dtype, ["F32", "F16", "Q8_0"], "F16", "gguf");
+    const type = checkDtype<GgufWriteType>(opts.dtype, GGUF_EXPORT_TYPES, "F16", "gguf");
     const tokenizer = ggufVocabulary(ck);
     if (!tokenizer) {
       throw new SftError(
-        "cannot embed this model's tokenizer in a GGUF (only SentencePiece-style vocabularies)",
+        "cannot embed this model's tokenizer in a GGUF (SentencePiece-style and byte-level BPE tokenizer.json files can be embedded)",
         {
           where: { file: opts.model },
-          hint: "export with --format hf and convert that directory with llama.cpp's converter",
+          hint: "put the model's tokenizer.json (and tokenizer_config.json) into the model directory, or export with --format hf",
         },
       );
     }

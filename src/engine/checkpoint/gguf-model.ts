@@ -11,6 +11,7 @@ import { configError } from "../models/hf-json.js";
 import { ggufMappingOf, ggufWriterOf, MODEL_FAMILIES, SUPPORTED_GGUF_ARCHES } from "../models/registry.js";
 import type { StoredTensor, TensorMap } from "../tensor.js";
 import {
+  GGUF_BLOCK_TYPES,
   type GgufTokenizerInfo,
   type GgufTypedValue,
   type GgufValue,
@@ -65,7 +66,7 @@ export function ggufModelToHf(
 }
 
 export interface SaveGgufOptions {
-  /** Type for 2-D weights; 1-D tensors are always F32, and Q8_0 falls back to F16 for rows not a multiple of 32. */
+  /** Type for 2-D weights; 1-D tensors are always F32, and Q8_0/Q4_0 fall back to F16 for rows not a multiple of 32. */
   type?: GgufWriteType;
   tokenizer?: GgufTokenizerInfo;
   name?: string;
@@ -106,7 +107,7 @@ export function saveGgufModel(
     if (!gName) throw new Error(`no GGUF name for ${name}`);
     const value = mapping.toGgufLayout ? mapping.toGgufLayout(name, t, config) : t;
     let tType: GgufWriteType = t.shape.length === 1 ? "F32" : type;
-    if (tType === "Q8_0" && t.shape[t.shape.length - 1] % 32 !== 0) tType = "F16";
+    if (GGUF_BLOCK_TYPES.includes(tType) && t.shape[t.shape.length - 1] % 32 !== 0) tType = "F16";
     out.push({ name: gName, tensor: value, type: tType });
   }
   for (const extra of mapping.extraTensors?.(config) ?? []) out.push({ ...extra, type: "F32" });
@@ -119,6 +120,7 @@ export function saveGgufModel(
   const tok = opts.tokenizer;
   if (tok) {
     metadata["tokenizer.ggml.model"] = tok.model;
+    if (tok.pre) metadata["tokenizer.ggml.pre"] = tok.pre;
     metadata["tokenizer.ggml.tokens"] = { type: "array", itemType: "string", value: tok.tokens };
     if (tok.scores) metadata["tokenizer.ggml.scores"] = { type: "array", itemType: "f32", value: tok.scores };
     if (tok.tokenTypes)

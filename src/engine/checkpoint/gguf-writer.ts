@@ -1,4 +1,4 @@
-/** GGUF v3 writer: typed metadata, F32/F16/Q8_0 tensors, alignment, atomic. */
+/** GGUF v3 writer: typed metadata, F32/F16/BF16/Q8_0/Q4_0 tensors, alignment, atomic. */
 import { SftError } from "../../errors.js";
 import {
   DEFAULT_ALIGNMENT,
@@ -13,10 +13,14 @@ import {
 import { numel, type Tensor } from "../tensor.js";
 import { type AtomicSyncWriter, float32Bytes, writeAtomically } from "./file-io.js";
 import { quantizeQ8_0 } from "./gguf-quant.js";
-import { encodeF16 } from "./numeric.js";
+import { quantizeQ4_0 } from "./gguf-quantize.js";
+import { encodeBF16, encodeF16 } from "./numeric.js";
 
 /** Tensor types the writer can produce. */
-export type GgufWriteType = "F32" | "F16" | "Q8_0";
+export type GgufWriteType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
+
+/** The block-quantised write types: rows must be a multiple of their 32-value blocks. */
+export const GGUF_BLOCK_TYPES: readonly GgufWriteType[] = ["Q8_0", "Q4_0"];
 
 export interface GgufWriteTensor {
   name: string;
@@ -31,7 +35,11 @@ export interface GgufWriteInput {
   alignment?: number;
 }
 
-/** Growable little-endian byte buffer for the header. */
+/**
+ * Growable little-endian byte buffer for the header. Every write reserves its bytes before
+ * touching `view`/`buf`: reserving may replace both, and `this.view.setX(this.reserve(n), …)`
+ * would write through the old, outgrown view.
+ */
 class ByteSink {
   private buf = new Uint8Array(1 << 16);
   private view = new DataView(this.buf.buffer);
@@ -50,39 +58,50 @@ class ByteSink {
     return at;
   }
   u8(v: number): void {
-    this.view.setUint8(this.reserve(1), v);
+    const at = this.reserve(1);
+    this.view.setUint8(at, v);
   }
   i8(v: number): void {
-    this.view.setInt8(this.reserve(1), v);
+    const at = this.reserve(1);
+    this.view.setInt8(at, v);
   }
   u16(v: number): void {
-    this.view.setUint16(this.reserve(2), v, true);
+    const at = this.reserve(2);
+    this.view.setUint16(at, v, true);
   }
   i16(v: number): void {
-    this.view.setInt16(this.reserve(2), v, true);
+    const at = this.reserve(2);
+    this.view.setInt16(at, v, true);
   }
   u32(v: number): void {
-    this.view.setUint32(this.reserve(4), v, true);
+    const at = this.reserve(4);
+    this.view.setUint32(at, v, true);
   }
   i32(v: number): void {
-    this.view.setInt32(this.reserve(4), v, true);
+    const at = this.reserve(4);
+    this.view.setInt32(at, v, true);
   }
   f32(v: number): void {
-    this.view.setFloat32(this.reserve(4), v, true);
+    const at = this.reserve(4);
+    this.view.setFloat32(at, v, true);
   }
   f64(v: number): void {
-    this.view.setFloat64(this.reserve(8), v, true);
+    const at = this.reserve(8);
+    this.view.setFloat64(at, v, true);
   }
   u64(v: number): void {
-    this.view.setBigUint64(this.reserve(8), BigInt(v), true);
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, BigInt(v), true);
   }
   i64(v: number): void {
-    this.view.setBigInt64(this.reserve(8), BigInt(v), true);
+    const at = this.reserve(8);
+    this.view.setBigInt64(at, BigInt(v), true);
   }
   string(s: string): void {
     const bytes = this.encoder.encode(s);
     this.u64(bytes.length);
-    this.buf.set(bytes, this.reserve(bytes.length));
+    const at = this.reserve(bytes.length);
+    this.buf.set(bytes, at);
   }
   pad(alignment: number): void {
     const n = (alignment - (this.length % alignment)) % alignment;
@@ -182,6 +201,12 @@ function encodeGgufTensor(t: GgufWriteTensor): Uint8Array {
     encodeF16(t.tensor.data, out);
     return out;
   }
+  if (t.type === "BF16") {
+    const out = new Uint8Array(t.tensor.data.length * 2);
+    encodeBF16(t.tensor.data, out);
+    return out;
+  }
+  if (t.type === "Q4_0") return quantizeQ4_0(t.tensor.data);
   return quantizeQ8_0(t.tensor.data);
 }
 
@@ -223,9 +248,9 @@ export function writeGguf(path: string, input: GgufWriteInput): void {
       );
     }
     const inner = t.tensor.shape[t.tensor.shape.length - 1] ?? 1;
-    if (t.type === "Q8_0" && inner % 32 !== 0) {
+    if (GGUF_BLOCK_TYPES.includes(t.type) && inner % 32 !== 0) {
       throw new SftError(
-        `Q8_0 needs rows that are a multiple of 32 values, this tensor's rows have ${inner}`,
+        `${t.type} needs rows that are a multiple of 32 values, this tensor's rows have ${inner}`,
         {
           where: { file: path, field: t.name },
           hint: "store this tensor as F16 or F32",

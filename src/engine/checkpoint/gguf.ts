@@ -28,7 +28,13 @@ import { DEQUANTISERS } from "./gguf-quant.js";
 
 export type { GgufTypedValue, GgufValue, GgufValueType } from "../gguf-format.js";
 export { quantizeQ8_0 } from "./gguf-quant.js";
-export { type GgufWriteInput, type GgufWriteTensor, type GgufWriteType, writeGguf } from "./gguf-writer.js";
+export {
+  GGUF_BLOCK_TYPES,
+  type GgufWriteInput,
+  type GgufWriteTensor,
+  type GgufWriteType,
+  writeGguf,
+} from "./gguf-writer.js";
 
 export interface GgufTensorInfo {
   name: string;
@@ -405,6 +411,8 @@ export function readGguf(path: string): GgufContents {
 export interface GgufTokenizerInfo {
   /** `tokenizer.ggml.model`: "llama" (SentencePiece), "gpt2" (byte-level BPE), … */
   model: string;
+  /** `tokenizer.ggml.pre`: llama.cpp's name for the pre-tokenizer of a "gpt2" vocabulary (qwen2, llama-bpe, …). */
+  pre?: string | null;
   tokens: string[];
   scores: number[] | null;
   /** 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. */
@@ -432,6 +440,7 @@ export function ggufTokenizerInfo(metadata: Record<string, GgufValue>): GgufToke
   const arr = <T>(k: string) => (Array.isArray(metadata[k]) ? (metadata[k] as T[]) : null);
   return {
     model: typeof metadata["tokenizer.ggml.model"] === "string" ? metadata["tokenizer.ggml.model"] : "llama",
+    pre: typeof metadata["tokenizer.ggml.pre"] === "string" ? metadata["tokenizer.ggml.pre"] : null,
     tokens: tokens as string[],
     scores: arr<number>("tokenizer.ggml.scores"),
     tokenTypes: arr<number>("tokenizer.ggml.token_type"),

@@ -123,13 +123,13 @@ test("exportModel: base + adapter → merged HF directory (tokenizer files copie
 test("exportModel rejects an unavailable dtype and a bare config", () => {
   const e = (() => {
     try {
-      exportModel({ model: asset, out: join(dir, "x.gguf"), format: "gguf", dtype: "BF16" });
+      exportModel({ model: asset, out: join(dir, "x.gguf"), format: "gguf", dtype: "Q4_K" });
     } catch (err) {
       return err;
     }
   })();
   assert.ok(e instanceof SftError);
-  assert.equal(e.message, "--dtype BF16 is not available for gguf (choose F32, F16, Q8_0)");
+  assert.equal(e.message, "--dtype Q4_K is not available for gguf (choose F32, F16, BF16, Q8_0, Q4_0)");
   assert.throws(() => exportModel({ model: join(asset, "config.json"), out: join(dir, "y"), format: "hf" }), {
     message: "nothing to export: a bare config.json holds no weights",
   });

@@ -433,7 +433,7 @@ test("GGUF files of an unsupported architecture or with a missing tensor fail na
   });
   assert.equal(
     errorOf(() => loadCheckpoint(falcon)).format(),
-    `${falcon}: general.architecture: unsupported GGUF architecture "falcon"\n  hint: supported GGUF architectures: llama, qwen2, qwen3`,
+    `${falcon}: general.architecture: unsupported GGUF architecture "falcon"\n  hint: supported GGUF architectures: llama, qwen2, qwen3, gpt2`,
   );
   const config = parseHfConfig(
     { ...tinyLlama, hidden_size: 64, intermediate_size: 96, rope_scaling: null },

@@ -50,12 +50,12 @@ test("the registry finds families by id, HF model_type and GGUF architecture", (
     ["llama", "gpt2"],
   );
   assert.deepEqual(SUPPORTED_MODEL_TYPES, ["llama", "mistral", "qwen2", "qwen3", "gpt2"]);
-  assert.deepEqual(SUPPORTED_GGUF_ARCHES, ["llama", "qwen2", "qwen3"]);
+  assert.deepEqual(SUPPORTED_GGUF_ARCHES, ["llama", "qwen2", "qwen3", "gpt2"]);
   assert.equal(familyOfModelType("mistral")?.id, "llama");
   assert.equal(familyOfModelType("gpt2")?.id, "gpt2");
   assert.equal(familyOfModelType("falcon"), undefined);
   assert.equal(ggufMappingOf("qwen3")?.family.id, "llama");
-  assert.equal(ggufMappingOf("gpt2"), undefined);
+  assert.equal(ggufMappingOf("gpt2")?.family.id, "gpt2");
   const e = (() => {
     try {
       familyOf({ architecture: "falcon" });
@@ -119,11 +119,9 @@ test("GGUF mappings: names round-trip, and export goes to the family's writing m
       if (g.writes) assert.ok(g.metadata, `${g.arch}: a mapping that writes needs metadata`);
     }
   }
-  for (const label of ["llama", "qwen2-bias", "qwen3-qknorm", "llama-all-biases"]) {
+  for (const label of ["llama", "qwen2-bias", "qwen3-qknorm", "llama-all-biases", "gpt2", "gpt2-untied"]) {
     const config = TINY[label];
-    const { mapping } = ggufMappingOf(
-      config.modelType === "qwen3" ? "qwen3" : config.modelType === "qwen2" ? "qwen2" : "llama",
-    )!;
+    const { mapping } = ggufMappingOf(config.modelType === "mistral" ? "llama" : config.modelType)!;
     for (const name of expectedTensorShapes(config).keys()) {
       const g = mapping.tensorName(name);
       assert.ok(g, `${label}: ${name} has a GGUF name`);
@@ -132,6 +130,10 @@ test("GGUF mappings: names round-trip, and export goes to the family's writing m
   }
   assert.equal(ggufWriterOf(TINY.llama)?.arch, "llama");
   assert.equal(ggufWriterOf({ ...TINY.llama, modelType: "mistral" })?.arch, "llama");
-  assert.equal(ggufWriterOf(TINY["qwen3-qknorm"]), undefined);
-  assert.equal(ggufWriterOf(TINY.gpt2), undefined);
+  assert.equal(ggufWriterOf(TINY["qwen2-bias"])?.arch, "qwen2");
+  assert.equal(ggufWriterOf(TINY["qwen3-qknorm"])?.arch, "qwen3");
+  assert.equal(ggufWriterOf(TINY.gpt2)?.arch, "gpt2");
+  // llama.cpp's qwen2 graph needs the q/k/v biases and loads no others: no file it would reject.
+  assert.equal(ggufWriterOf({ ...TINY["qwen2-bias"], attentionBias: false }), undefined);
+  assert.equal(ggufWriterOf({ ...TINY["qwen2-bias"], mlpBias: true }), undefined);
 });

@@ -1,12 +1,13 @@
 /**
  * GPT-2: learned absolute positions (a hard limit of n_positions), Conv1D weights stored
  * [in, out] (PEFT's fan_in_fan_out), GPT-2's scaled init of the residual projections.
- * blocks.ts holds the arithmetic, hf.ts config.json and tensor names. No GGUF mapping yet.
+ * blocks.ts holds the arithmetic, hf.ts config.json and tensor names, gguf.ts llama.cpp's conventions.
  */
 import { SftError } from "../../../errors.js";
 import type { ModelConfig } from "../../config.js";
 import type { ModelFamily } from "../family.js";
 import { gpt2Blocks } from "./blocks.js";
+import { gpt2Gguf } from "./gguf.js";
 import {
   GPT2_HF_CLASSES,
   gpt2ConfigFields,
@@ -48,5 +49,5 @@ export const gpt2: ModelFamily = {
   initStd: (name, config) =>
     name.endsWith("c_proj.weight") ? 0.02 * (1 / Math.sqrt(2 * config.numLayers)) : 0.02,
   lora: { targets: ["c_attn", "c_proj", "c_fc"], defaultTargets: ["c_attn"], fanInFanOut: true },
-  gguf: [],
+  gguf: [gpt2Gguf],
 };

@@ -2,7 +2,8 @@
  * llama.cpp's GGUF conventions for the Llama family: tensor names, the Q/K row permutation
  * llama.cpp applies for its interleaved RoPE (`llama` files only), ModelConfig from
  * `<arch>.*` metadata (Llama 3 RoPE scaling from `rope_freqs.weight` included), and the
- * metadata of a written `llama` file. One mapping per GGUF architecture: llama, qwen2, qwen3.
+ * metadata of a written file. One mapping per GGUF architecture: llama, qwen2, qwen3, each
+ * read and written.
  */
 import { SftError } from "../../../errors.js";
 import type { ModelConfig, RopeScaling } from "../../config.js";
@@ -216,30 +217,30 @@ function readConfig(
   return config;
 }
 
-function writeMetadata(config: ModelConfig): Record<string, GgufValue | GgufTypedValue> {
+function writeMetadata(arch: string, config: ModelConfig): Record<string, GgufValue | GgufTypedValue> {
   const u32 = (value: number): GgufTypedValue => ({ type: "u32", value });
   const f32 = (value: number): GgufTypedValue => ({ type: "f32", value });
   const metadata: Record<string, GgufValue | GgufTypedValue> = {
-    "llama.vocab_size": u32(config.vocabSize),
-    "llama.context_length": u32(config.maxPositionEmbeddings),
-    "llama.embedding_length": u32(config.hiddenSize),
-    "llama.feed_forward_length": u32(config.intermediateSize),
-    "llama.block_count": u32(config.numLayers),
-    "llama.attention.head_count": u32(config.numHeads),
-    "llama.attention.head_count_kv": u32(config.numKvHeads),
-    "llama.attention.key_length": u32(config.headDim),
-    "llama.attention.value_length": u32(config.headDim),
-    "llama.rope.dimension_count": u32(config.headDim),
-    "llama.rope.freq_base": f32(config.ropeTheta),
-    "llama.attention.layer_norm_rms_epsilon": f32(config.normEps),
+    [`${arch}.vocab_size`]: u32(config.vocabSize),
+    [`${arch}.context_length`]: u32(config.maxPositionEmbeddings),
+    [`${arch}.embedding_length`]: u32(config.hiddenSize),
+    [`${arch}.feed_forward_length`]: u32(config.intermediateSize),
+    [`${arch}.block_count`]: u32(config.numLayers),
+    [`${arch}.attention.head_count`]: u32(config.numHeads),
+    [`${arch}.attention.head_count_kv`]: u32(config.numKvHeads),
+    [`${arch}.attention.key_length`]: u32(config.headDim),
+    [`${arch}.attention.value_length`]: u32(config.headDim),
+    [`${arch}.rope.dimension_count`]: u32(config.headDim),
+    [`${arch}.rope.freq_base`]: f32(config.ropeTheta),
+    [`${arch}.attention.layer_norm_rms_epsilon`]: f32(config.normEps),
   };
   const scaling = config.ropeScaling;
   // llama.cpp has no "llama3" scaling type: it reads per-frequency divisors (extraTensors).
   if (scaling && scaling.type !== "llama3") {
-    metadata["llama.rope.scaling.type"] = scaling.type;
-    metadata["llama.rope.scaling.factor"] = f32(scaling.factor);
+    metadata[`${arch}.rope.scaling.type`] = scaling.type;
+    metadata[`${arch}.rope.scaling.factor`] = f32(scaling.factor);
     if (scaling.originalMaxPositionEmbeddings !== undefined) {
-      metadata["llama.rope.scaling.original_context_length"] = u32(scaling.originalMaxPositionEmbeddings);
+      metadata[`${arch}.rope.scaling.original_context_length`] = u32(scaling.originalMaxPositionEmbeddings);
     }
   }
   return metadata;
@@ -263,7 +264,7 @@ export const llamaGguf: GgufMapping = {
     const heads = ropeHeads(hfName, config);
     return heads === null ? t : permuteRopeRows(t, heads, true);
   },
-  metadata: writeMetadata,
+  metadata: (config) => writeMetadata("llama", config),
   extraTensors(config) {
     const scaling = config.ropeScaling;
     if (scaling?.type !== "llama3") return [];
@@ -272,15 +273,23 @@ export const llamaGguf: GgufMapping = {
   },
 };
 
-/** A GGUF architecture with llama's tensor names and HF's own Q/K layout (read only, for now). */
-function hfLayoutGguf(arch: string, modelType: string): GgufMapping {
+/**
+ * A GGUF architecture with llama's tensor names and HF's own Q/K layout (llama.cpp runs it
+ * with NEOX-style RoPE). llama.cpp loads exactly the tensors the architecture defines, so
+ * `writes` accepts only configs whose biases and norms are those of the architecture.
+ */
+function hfLayoutGguf(arch: string, modelType: string, writes: (c: ModelConfig) => boolean): GgufMapping {
   return {
     arch,
     hfName: ggufToHfName,
     tensorName: hfToGgufName,
     fromMetadata: (metadata, tensors, file) => readConfig(arch, modelType, metadata, tensors, file),
+    writes: (c) => c.modelType === modelType && !c.attentionOutBias && !c.mlpBias && writes(c),
+    metadata: (config) => writeMetadata(arch, config),
   };
 }
 
-export const qwen2Gguf = hfLayoutGguf("qwen2", "qwen2");
-export const qwen3Gguf = hfLayoutGguf("qwen3", "qwen3");
+/** Qwen2/Qwen2.5: q/k/v biases, no q/k norms. */
+export const qwen2Gguf = hfLayoutGguf("qwen2", "qwen2", (c) => c.attentionBias && !c.qkNorm);
+/** Qwen3: q/k RMS norms, no biases. */
+export const qwen3Gguf = hfLayoutGguf("qwen3", "qwen3", (c) => c.qkNorm && !c.attentionBias);
