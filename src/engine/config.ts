@@ -42,6 +42,11 @@ export interface ModelConfig {
   /** per-head RMSNorm on q and k before RoPE (Qwen3). */
   qkNorm: boolean;
   hiddenAct: "silu" | "gelu_new" | "gelu";
+  /**
+   * Sliding-window attention: a token sees itself and the slidingWindow - 1 tokens before it
+   * (Mistral: every layer; Gemma: the layers `layerTypes` marks sliding). Absent/null: none.
+   */
+  slidingWindow?: number | null;
   bosTokenId: number | null;
   eosTokenId: number | number[] | null;
   padTokenId: number | null;

@@ -110,6 +110,20 @@ test("parseHfConfig: mistral, qwen2 (q/k/v bias), qwen3 (q/k norm, explicit head
   );
   assert.equal(mistral.modelType, "mistral");
   assert.equal(mistral.ropeScaling, null);
+  assert.equal(mistral.slidingWindow, 4096);
+  assert.equal(toHfConfig(mistral).sliding_window, 4096);
+  assert.equal(
+    parseHfConfig({ ...tinyLlama, model_type: "mistral", sliding_window: null }, "m.json").slidingWindow,
+    undefined,
+  );
+  assert.throws(
+    () =>
+      parseHfConfig(
+        { ...tinyLlama, model_type: "qwen2", use_sliding_window: true, sliding_window: 8 },
+        "q.json",
+      ),
+    /use_sliding_window: true is not supported for qwen2/,
+  );
   const qwen2 = parseHfConfig(
     { ...tinyLlama, model_type: "qwen2", architectures: ["Qwen2ForCausalLM"] },
     "q2.json",

@@ -64,6 +64,12 @@ export const TINY: Record<string, ModelConfig> = {
     numHeads: 4,
     numKvHeads: 2,
   },
+  // Window 2 < the test sequence length 5: every query beyond the second loses keys.
+  "mistral-window": {
+    ...llamaBase(),
+    modelType: "mistral",
+    slidingWindow: 2,
+  },
   gpt2: {
     ...llamaBase(),
     architecture: "gpt2",
