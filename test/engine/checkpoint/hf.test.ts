@@ -208,14 +208,14 @@ test("parseHfConfig: unsupported model_type / architecture and bad fields name t
   const e1 = errorOf(() => parseHfConfig({ ...tinyLlama, model_type: "falcon" }, "/m/config.json"));
   assert.equal(
     e1.format(),
-    '/m/config.json: model_type: unsupported model_type "falcon"\n  hint: supported model_type values: llama, mistral, qwen2, qwen3, gpt2 (SmolLM uses llama)',
+    '/m/config.json: model_type: unsupported model_type "falcon"\n  hint: supported model_type values: llama, mistral, qwen2, qwen3, gpt2, gemma2, gemma3_text, gemma3 (SmolLM uses llama)',
   );
   const e2 = errorOf(() =>
     parseHfConfig({ ...tinyLlama, architectures: ["LlamaForSequenceClassification"] }, "c.json"),
   );
   assert.equal(
     e2.format(),
-    'c.json: architectures: unsupported architecture "LlamaForSequenceClassification"\n  hint: supported architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GPT2LMHeadModel',
+    'c.json: architectures: unsupported architecture "LlamaForSequenceClassification"\n  hint: supported architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GPT2LMHeadModel, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3ForConditionalGeneration',
   );
   const { hidden_size: _, ...noHidden } = tinyLlama;
   assert.equal(
