@@ -14,7 +14,8 @@ Modes (run with /usr/bin/python3):
             [--dtype float64|float32]
             writes loss [1], logits [B,T,V], grad.<name> and param.<name> per trainable tensor.
             --adapter may be an `sft grads` output: its param.*lora_* tensors are used.
-  fixtures  --out DIR   writes the committed parity fixtures (tiny random models + expected outputs)
+  fixtures  --out DIR [--only a,b]   writes the committed parity fixtures (tiny random models +
+            expected outputs); --only: just the named ones
   bench     --model config.json --batch-size B --seq-len T --steps N [--warmup W] [--lora-r R]
             times AdamW training steps on random tokens; prints one JSON line.
 """
@@ -124,6 +125,8 @@ def parse_config(j):
     c.o_bias = False if qwen2 else j.get("attention_bias", False)
     c.mlp_bias = j.get("mlp_bias", False)
     c.qk_norm = c.model_type == "qwen3"
+    # Mistral's sliding window: a query sees itself and the window - 1 keys before it.
+    c.window = j.get("sliding_window") if c.model_type == "mistral" else None
     return c
 
 
@@ -245,8 +248,12 @@ class Reference:
             y = y + self.scaling * ((x @ a.t()) @ bb.t())
         return y
 
-    def attention_mask(self, T, segments):
+    def attention_mask(self, T, segments, window=None):
         causal = torch.ones(T, T, dtype=torch.bool).tril()
+        if window:
+            i = torch.arange(T).unsqueeze(1)
+            j = torch.arange(T).unsqueeze(0)
+            causal = causal & (i - j < window)
         m = causal.unsqueeze(0)
         if segments is not None:
             same = segments.unsqueeze(2) == segments.unsqueeze(1)
@@ -296,7 +303,7 @@ class Reference:
     def hidden_states(self, ids, positions, segments):
         c = self.c
         B, T = ids.shape
-        mask = self.attention_mask(T, segments)
+        mask = self.attention_mask(T, segments, getattr(c, "window", None))
         if c.arch == "gpt2":
             p = self.p
             x = p["transformer.wte.weight"][ids] + p["transformer.wpe.weight"][positions]
@@ -412,6 +419,8 @@ def tiny_configs():
                   rope_scaling={"rope_type": "linear", "factor": 2.0}, tie_word_embeddings=True)
     qwen2 = dict(llama, model_type="qwen2", rope_theta=1000000.0, rope_scaling=None, tie_word_embeddings=True)
     qwen3 = dict(llama, model_type="qwen3", head_dim=8, rope_scaling=None, rms_norm_eps=1e-6)
+    # window 3 < the fixture's 8 tokens
+    mistral = dict(llama, model_type="mistral", rope_theta=10000.0, rope_scaling=None, sliding_window=3)
     gpt2 = {
         "model_type": "gpt2", "vocab_size": 48, "n_embd": 16, "n_layer": 2, "n_head": 4,
         "n_positions": 32, "n_inner": 40, "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new",
@@ -428,12 +437,17 @@ def tiny_configs():
                                                               "gate_proj", "up_proj", "down_proj"]}, False),
         "qwen3-lora-rslora": (qwen3, {"r": 2, "alpha": 4, "rslora": True, "targets": ["q_proj", "v_proj", "down_proj"]}, False),
         "gpt2-lora": (gpt2, {"r": 4, "alpha": 16, "targets": ["c_attn", "c_proj", "c_fc"]}, False),
+        "mistral-window": (mistral, None, False),
+        "mistral-window-lora": (mistral, {"r": 4, "alpha": 8, "targets": ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                                         "gate_proj", "up_proj", "down_proj"]}, True),
     }
 
 
-def make_fixtures(out_dir):
+def make_fixtures(out_dir, only=None):
     B, T = 2, 8
     for i, (name, (cfg, lora_spec, packed)) in enumerate(tiny_configs().items()):
+        if only and name not in only:
+            continue
         g = torch.Generator().manual_seed(1000 + i)
         c = parse_config(cfg)
         weights = {}
@@ -541,6 +555,7 @@ def main():
     ap.add_argument("--lora-alpha", type=float, default=8.0)
     ap.add_argument("--lora-targets", default="")
     ap.add_argument("--rslora", action="store_true")
+    ap.add_argument("--only", default="")
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--seq-len", type=int, default=256)
@@ -548,7 +563,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     args = ap.parse_args()
     if args.mode == "fixtures":
-        make_fixtures(args.out)
+        make_fixtures(args.out, [n for n in args.only.split(",") if n])
         return
     if args.mode == "bench":
         bench(args)

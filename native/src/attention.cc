@@ -24,15 +24,30 @@ struct AttnShape {
   long B, Tq, Tk, H, KVH, D;
   float scale;
   const int32_t* seg;  // [B*Tk] or null
+  long window;         // a query at p sees keys j with p - j < window; <= 0: no window
+  float softcap;       // scores become softcap * tanh(score / softcap); <= 0: none
 };
+
+/** First key position a query at position p sees (the sliding window's lower edge). */
+SFT_INLINE long first_key(const AttnShape& S, long p) {
+  return S.window > 0 && p - S.window + 1 > 0 ? p - S.window + 1 : 0;
+}
 
 thread_local Scratch tl_attn;
 
 /** Masks and scales one row of raw scores q·k in place (invisible keys -> -inf); returns the row max. */
-SFT_INLINE float mask_row(float* s, long jn, float scale, long kb, long p, const int32_t* segb, int32_t mySeg) {
-  // Causal: keys kb + jj with jj < nv are at or before the query's position.
+SFT_INLINE float mask_row(float* s, long jn, float scale, long kb, long p, const int32_t* segb, int32_t mySeg,
+                         long lo, float softcap) {
+  // Causal: keys kb + jj with jj < nv are at or before the query's position; the sliding
+  // window hides keys before position lo (jj < nlo).
   const long nv = std::min(jn, p - kb + 1);
+  const long nlo = std::min(jn, std::max(0L, lo - kb));
   for (long jj = 0; jj < nv; jj++) s[jj] *= scale;
+  if (softcap > 0.0f) {
+    const float inv = 1.0f / softcap;
+    for (long jj = 0; jj < nv; jj++) s[jj] = softcap * std::tanh(s[jj] * inv);
+  }
+  for (long jj = 0; jj < nlo; jj++) s[jj] = -__builtin_inff();
   for (long jj = nv > 0 ? nv : 0; jj < jn; jj++) s[jj] = -__builtin_inff();
   if (segb) {
     const int32_t* sk = segb + kb;
@@ -87,7 +102,9 @@ SFT_DISPATCH_FN(attn_fwd_block,
                   const int32_t* segb = S.seg ? S.seg + b * S.Tk : nullptr;
                   const float* qb = q + ((b * S.Tq + i0) * S.H + h) * D;
                   const long pLast = S.Tk - S.Tq + (i1 - 1);
-                  for (long kb = 0; kb <= pLast; kb += BK) {
+                  // Key tiles wholly before the first query's window hold no visible key.
+                  const long kStart = first_key(S, S.Tk - S.Tq + i0) / BK * BK;
+                  for (long kb = kStart; kb <= pLast; kb += BK) {
                     const long jn = std::min(BK, pLast + 1 - kb);
                     const float* kt = k + ((b * S.Tk + kb) * S.KVH + kvh) * D;
                     const float* vt = v + ((b * S.Tk + kb) * S.KVH + kvh) * D;
@@ -95,7 +112,8 @@ SFT_DISPATCH_FN(attn_fwd_block,
                     for (long r = 0; r < rows; r++) {
                       const long p = S.Tk - S.Tq + i0 + r;
                       float* srow = sc + r * BK;
-                      const float mt = mask_row(srow, jn, S.scale, kb, p, segb, segb ? segb[p] : 0);
+                      const float mt = mask_row(srow, jn, S.scale, kb, p, segb, segb ? segb[p] : 0,
+                                                first_key(S, p), S.softcap);
                       if (mt == -__builtin_inff()) {
                         for (long jj = 0; jj < jn; jj++) srow[jj] = 0.0f;
                         continue;
@@ -152,7 +170,8 @@ SFT_DISPATCH_FN(attn_bwd_group,
                       }
                       const float* lrow = lse + (b * S.H + h) * S.Tq + i0;
                       const long pLast = S.Tk - S.Tq + (i1 - 1);
-                      for (long kb = 0; kb <= pLast; kb += BK) {
+                      const long kStart = first_key(S, S.Tk - S.Tq + i0) / BK * BK;
+                      for (long kb = kStart; kb <= pLast; kb += BK) {
                         const long jn = std::min(BK, pLast + 1 - kb);
                         const long kvoff = ((b * S.Tk + kb) * S.KVH + kvh) * D;
                         sgemm_strided_serial(rows, jn, D, q + off0, qs, 1, k + kvoff, 1, ks, pr, BK, false);
@@ -161,16 +180,29 @@ SFT_DISPATCH_FN(attn_bwd_group,
                           const long p = S.Tk - S.Tq + i0 + r;
                           float* prow = pr + r * BK;
                           float* drow = ds + r * BK;
-                          const float mt = mask_row(prow, jn, S.scale, kb, p, segb, segb ? segb[p] : 0);
+                          const float mt = mask_row(prow, jn, S.scale, kb, p, segb, segb ? segb[p] : 0,
+                                                    first_key(S, p), S.softcap);
                           if (mt == -__builtin_inff()) {
                             for (long jj = 0; jj < jn; jj++) prow[jj] = drow[jj] = 0.0f;
                             continue;
                           }
                           // Locals, not S.scale: a store through drow could alias S, which would
                           // keep the compiler from vectorizing this loop.
-                          const float lr = lrow[r], dr = delta[r], scale = S.scale;
-                          for (long jj = 0; jj < jn; jj++) prow[jj] = fast_expf(prow[jj] - lr);
-                          for (long jj = 0; jj < jn; jj++) drow[jj] = prow[jj] * (drow[jj] - dr) * scale;
+                          const float lr = lrow[r], dr = delta[r], scale = S.scale, cap = S.softcap;
+                          if (cap > 0.0f) {
+                            // d softcap·tanh(x/softcap) / dx = 1 - (capped / softcap)²; masked keys give 0.
+                            const float inv = 1.0f / cap;
+                            for (long jj = 0; jj < jn; jj++) {
+                              const float sc = prow[jj];
+                              const float t = sc * inv;
+                              drow[jj] = sc == -__builtin_inff() ? 0.0f : (drow[jj] - dr) * scale * (1.0f - t * t);
+                            }
+                            for (long jj = 0; jj < jn; jj++) prow[jj] = fast_expf(prow[jj] - lr);
+                            for (long jj = 0; jj < jn; jj++) drow[jj] *= prow[jj];
+                          } else {
+                            for (long jj = 0; jj < jn; jj++) prow[jj] = fast_expf(prow[jj] - lr);
+                            for (long jj = 0; jj < jn; jj++) drow[jj] = prow[jj] * (drow[jj] - dr) * scale;
+                          }
                         }
                         sgemm_strided_serial(rows, D, jn, ds, BK, 1, k + kvoff, ks, 1, dq + off0, qs, true);
                         sgemm_strided_serial(jn, D, rows, ds, 1, BK, q + off0, qs, 1, dk + kvoff, ks, true);
@@ -185,7 +217,7 @@ namespace {
 bool read_shape(Args& a, const Napi::CallbackInfo& info, int idx, AttnShape* S) {
   Napi::Value v = info[idx];
   if (!v.IsObject()) {
-    a.fail_range("shape must be an object {B, Tq, Tk, H, KVH, D, scale, segments?}");
+    a.fail_range("shape must be an object {B, Tq, Tk, H, KVH, D, scale, segments?, window?, softcap?}");
     return false;
   }
   Napi::Object o = v.As<Napi::Object>();
@@ -212,6 +244,11 @@ bool read_shape(Args& a, const Napi::CallbackInfo& info, int idx, AttnShape* S) 
     a.fail_range("H (" + std::to_string(S->H) + ") not a multiple of KVH (" + std::to_string(S->KVH) + ")");
     return false;
   }
+  // Optional fields (absent: no sliding window, no soft-capping).
+  const double window = num("window");
+  S->window = window > 0 ? static_cast<long>(window) : 0;
+  const double softcap = num("softcap");
+  S->softcap = softcap > 0 ? static_cast<float>(softcap) : 0.0f;
   S->seg = nullptr;
   Napi::Value seg = o.Get("segments");
   if (!seg.IsUndefined() && !seg.IsNull()) {

@@ -42,6 +42,21 @@ export interface ModelConfig {
   /** per-head RMSNorm on q and k before RoPE (Qwen3). */
   qkNorm: boolean;
   hiddenAct: "silu" | "gelu_new" | "gelu";
+  /**
+   * Sliding-window attention: a token sees itself and the slidingWindow - 1 tokens before it
+   * (Mistral: every layer; Gemma: the layers `layerTypes` marks sliding). Absent/null: none.
+   */
+  slidingWindow?: number | null;
+  /** Per layer: true where the layer attends through the sliding window (Gemma); absent: every layer when slidingWindow is set. */
+  slidingLayers?: boolean[];
+  /** RoPE base of the sliding-window layers when it differs from ropeTheta (Gemma 3's rope_local_base_freq). */
+  ropeLocalTheta?: number;
+  /** Attention scale query_pre_attn_scalar^-1/2 instead of head_dim^-1/2 (Gemma). */
+  queryPreAttnScalar?: number;
+  /** Attention-logit soft-capping (Gemma 2): scores become cap·tanh(score/cap). */
+  attnLogitSoftcap?: number | null;
+  /** Final-logit soft-capping (Gemma 2): logits become cap·tanh(logits/cap). */
+  finalLogitSoftcap?: number | null;
   bosTokenId: number | null;
   eosTokenId: number | number[] | null;
   padTokenId: number | null;

@@ -266,15 +266,17 @@ function attentionScores(
   const p = queryAbsolutePosition(s, i);
   const qo = ((b * Tq + i) * H + h) * D;
   const mySeg = segments ? segments[b * Tk + p] : 0;
+  const window = s.window !== undefined && s.window > 0 ? s.window : Number.POSITIVE_INFINITY;
+  const cap = s.softcap !== undefined && s.softcap > 0 ? s.softcap : 0;
   let max = Number.NEGATIVE_INFINITY;
   for (let j = 0; j < Tk; j++) {
-    const ok = j <= p && (!segments || segments[b * Tk + j] === mySeg);
+    const ok = j <= p && p - j < window && (!segments || segments[b * Tk + j] === mySeg);
     visible[j] = ok ? 1 : 0;
     if (!ok) continue;
     const ko = ((b * Tk + j) * KVH + kvh) * D;
     let dot = 0;
     for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
-    scores[j] = dot * scale;
+    scores[j] = cap > 0 ? cap * Math.tanh((dot * scale) / cap) : dot * scale;
     if (scores[j] > max) max = scores[j];
   }
   return max;
@@ -328,6 +330,7 @@ function attentionBackward(
 ): void {
   checkAttentionShape(s);
   const { B, Tq, Tk, H, KVH, D, scale } = s;
+  const cap = s.softcap !== undefined && s.softcap > 0 ? s.softcap : 0;
   const scores = new Float64Array(Tk);
   const visible = new Uint8Array(Tk);
   for (let b = 0; b < B; b++) {
@@ -346,7 +349,9 @@ function attentionBackward(
           const kvo = ((b * Tk + j) * KVH + kvh) * D;
           let dp = 0;
           for (let d = 0; d < D; d++) dp += dout[qo + d] * v[kvo + d];
-          const ds = pj * (dp - delta) * scale;
+          // Soft-capping: d cap·tanh(x/cap)/dx = 1 - tanh² = 1 - (score/cap)².
+          const capGrad = cap > 0 ? 1 - (scores[j] / cap) ** 2 : 1;
+          const ds = pj * (dp - delta) * scale * capGrad;
           for (let d = 0; d < D; d++) {
             dv[kvo + d] += pj * dout[qo + d];
             dq[qo + d] += ds * k[kvo + d];

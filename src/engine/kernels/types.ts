@@ -43,6 +43,13 @@ export interface AttentionShape {
    * seg[j] equals the segment of the query's own position. Omitted: one segment per row.
    */
   segments?: Int32Array;
+  /**
+   * Sliding window: a query at position p sees only keys j with p - j < window (itself and
+   * the window - 1 before it), as HF's sliding-window masks. Omitted or 0: no window.
+   */
+  window?: number;
+  /** Attention-logit soft-capping (Gemma 2): scores become softcap·tanh(score/softcap). Omitted or 0: none. */
+  softcap?: number;
 }
 
 export interface Kernels {

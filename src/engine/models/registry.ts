@@ -6,11 +6,12 @@
 import { SftError } from "../../errors.js";
 import type { ModelConfig } from "../config.js";
 import type { GgufMapping, ModelFamily } from "./family.js";
+import { gemma } from "./gemma/index.js";
 import { gpt2 } from "./gpt2/index.js";
 import { llama } from "./llama/index.js";
 
 /** In the order hints list them. */
-export const MODEL_FAMILIES: readonly ModelFamily[] = [llama, gpt2];
+export const MODEL_FAMILIES: readonly ModelFamily[] = [llama, gpt2, gemma];
 
 const BY_ID = new Map(MODEL_FAMILIES.map((f) => [f.id, f]));
 
@@ -42,7 +43,7 @@ export function familyOf(config: Pick<ModelConfig, "architecture">): ModelFamily
   if (!family) {
     throw new SftError(`unsupported architecture "${config.architecture}"`, {
       where: { field: "architecture" },
-      hint: `supported: ${MODEL_FAMILIES.map((f) => f.label).join(" and ")}`,
+      hint: `supported: ${MODEL_FAMILIES.map((f) => f.label).join(", ")}`,
     });
   }
   return family;

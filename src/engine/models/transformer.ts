@@ -349,6 +349,8 @@ export class TransformerRuntime {
       hc: chunkRows * C,
       dhc: withGrad ? chunkRows * C : 0,
       logits: chunkRows * c.vocabSize,
+      // tanh of the soft-capped logits, kept for their gradient
+      capTanh: c.finalLogitSoftcap && withGrad ? chunkRows * c.vocabSize : 0,
     });
     groups.push({ ...this.blocks.finalStatSizes(N), losses: chunkRows });
     groups.push({
@@ -539,6 +541,8 @@ export class TransformerRuntime {
       }
       const logits = st.head.logits.subarray(0, m * V);
       k.matmul(logits, hc, W, m, V, C, { transB: true });
+      const capTanh = gradScale === null ? null : st.head.capTanh.subarray(0, m * V);
+      softcapLogits(logits, this.config.finalLogitSoftcap, capTanh);
       const losses = st.stats.losses.subarray(0, m);
       lossSum += k.crossEntropyForwardBackward(
         gradScale === null ? null : logits,
@@ -550,6 +554,9 @@ export class TransformerRuntime {
         gradScale ?? 0,
       );
       if (gradScale === null) continue;
+      // d cap·tanh(z/cap)/dz = 1 - tanh²
+      if (this.config.finalLogitSoftcap && capTanh)
+        for (let i = 0; i < m * V; i++) logits[i] *= 1 - capTanh[i] * capTanh[i];
       const dhc = st.head.dhc.subarray(0, m * C);
       k.matmul(dhc, logits, W, m, C, V);
       for (let r = 0; r < m; r++) {
@@ -643,6 +650,7 @@ export class TransformerRuntime {
         hc.set(st.head.hF.subarray(rows[start + r] * C, rows[start + r] * C + C), r * C);
       const logits = st.head.logits.subarray(0, m * V);
       ctx.k.matmul(logits, hc, this.lmHead.data, m, V, C, { transB: true });
+      softcapLogits(logits, this.config.finalLogitSoftcap, null);
       out.set(logits, start * V);
     }
     return out;
@@ -713,6 +721,19 @@ export class TransformerRuntime {
     const st = this.state(batch.B, batch.T, true);
     const ctx = this.context(st, batch, dropoutSeed);
     this.blocks.blockBackward(ctx, this.layers[l], st.acts[0], st.scratch, xIn, dres, true);
+  }
+}
+
+/**
+ * Final-logit soft-capping (Gemma 2): logits become cap·tanh(logits/cap) in place, the tanh
+ * kept in `tanhOut` for backward. No cap (null/undefined/0): logits are left alone.
+ */
+function softcapLogits(logits: FloatArray, cap: number | null | undefined, tanhOut: FloatArray | null): void {
+  if (!cap) return;
+  for (let i = 0; i < logits.length; i++) {
+    const t = Math.tanh(logits[i] / cap);
+    if (tanhOut) tanhOut[i] = t;
+    logits[i] = cap * t;
   }
 }
 

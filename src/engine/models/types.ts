@@ -120,7 +120,7 @@ export function attend(
       q.subarray(b * T * rowQ, (b + 1) * T * rowQ),
       keys.subarray(c0, c0 + Tk * rowK),
       values.subarray(c0, c0 + Tk * rowK),
-      { B: 1, Tq: T, Tk, H, KVH, D, scale: shape.scale },
+      { B: 1, Tq: T, Tk, H, KVH, D, scale: shape.scale, window: shape.window, softcap: shape.softcap },
     );
   }
 }

@@ -110,6 +110,20 @@ test("parseHfConfig: mistral, qwen2 (q/k/v bias), qwen3 (q/k norm, explicit head
   );
   assert.equal(mistral.modelType, "mistral");
   assert.equal(mistral.ropeScaling, null);
+  assert.equal(mistral.slidingWindow, 4096);
+  assert.equal(toHfConfig(mistral).sliding_window, 4096);
+  assert.equal(
+    parseHfConfig({ ...tinyLlama, model_type: "mistral", sliding_window: null }, "m.json").slidingWindow,
+    undefined,
+  );
+  assert.throws(
+    () =>
+      parseHfConfig(
+        { ...tinyLlama, model_type: "qwen2", use_sliding_window: true, sliding_window: 8 },
+        "q.json",
+      ),
+    /use_sliding_window: true is not supported for qwen2/,
+  );
   const qwen2 = parseHfConfig(
     { ...tinyLlama, model_type: "qwen2", architectures: ["Qwen2ForCausalLM"] },
     "q2.json",
@@ -194,14 +208,14 @@ test("parseHfConfig: unsupported model_type / architecture and bad fields name t
   const e1 = errorOf(() => parseHfConfig({ ...tinyLlama, model_type: "falcon" }, "/m/config.json"));
   assert.equal(
     e1.format(),
-    '/m/config.json: model_type: unsupported model_type "falcon"\n  hint: supported model_type values: llama, mistral, qwen2, qwen3, gpt2 (SmolLM uses llama)',
+    '/m/config.json: model_type: unsupported model_type "falcon"\n  hint: supported model_type values: llama, mistral, qwen2, qwen3, gpt2, gemma2, gemma3_text, gemma3 (SmolLM uses llama)',
   );
   const e2 = errorOf(() =>
     parseHfConfig({ ...tinyLlama, architectures: ["LlamaForSequenceClassification"] }, "c.json"),
   );
   assert.equal(
     e2.format(),
-    'c.json: architectures: unsupported architecture "LlamaForSequenceClassification"\n  hint: supported architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GPT2LMHeadModel',
+    'c.json: architectures: unsupported architecture "LlamaForSequenceClassification"\n  hint: supported architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GPT2LMHeadModel, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3ForConditionalGeneration',
   );
   const { hidden_size: _, ...noHidden } = tinyLlama;
   assert.equal(

@@ -278,7 +278,7 @@ function attentionCompare(s: AttentionShape, seed: number): void {
   const lse32 = new Float32Array(s.B * s.H * s.Tq);
   const out64 = new Float64Array(qn);
   const lse64 = new Float64Array(s.B * s.H * s.Tq);
-  const tag = `attention B${s.B} Tq${s.Tq} Tk${s.Tk} H${s.H} KVH${s.KVH} D${s.D}${s.segments ? " seg" : ""}`;
+  const tag = `attention B${s.B} Tq${s.Tq} Tk${s.Tk} H${s.H} KVH${s.KVH} D${s.D}${s.segments ? " seg" : ""}${s.window ? ` W${s.window}` : ""}${s.softcap ? ` cap${s.softcap}` : ""}`;
   K_.attentionForward(out32, lse32, q, k, v, s);
   R.attentionForward(out64, lse64, f64(q), f64(k), f64(v), s);
   assertNear(`${tag} out`, out32, out64);
@@ -311,6 +311,27 @@ test("attention forward/backward: MHA, GQA, decode (Tq<Tk), segments, multi-tile
   attentionCompare({ B: 2, Tq: Tk, Tk, H: 4, KVH: 2, D: 16, scale: 0.25, segments }, 60);
   attentionCompare({ B: 2, Tq: 33, Tk, H: 2, KVH: 1, D: 8, scale: 0.3, segments }, 70);
 });
+
+test(
+  "attention forward/backward with sliding windows (inside and across tiles) and soft-capping",
+  opt,
+  () => {
+    attentionCompare({ B: 2, Tq: 7, Tk: 7, H: 4, KVH: 2, D: 8, scale: 0.35, window: 3 }, 110);
+    attentionCompare({ B: 1, Tq: 200, Tk: 200, H: 2, KVH: 1, D: 16, scale: 0.25, window: 70 }, 120);
+    attentionCompare({ B: 1, Tq: 150, Tk: 150, H: 2, KVH: 2, D: 8, scale: 0.3, window: 64 }, 125);
+    attentionCompare({ B: 1, Tq: 1, Tk: 257, H: 4, KVH: 1, D: 32, scale: 0.2, window: 100 }, 130);
+    attentionCompare({ B: 2, Tq: 9, Tk: 140, H: 2, KVH: 1, D: 8, scale: 0.3, window: 65 }, 140);
+    attentionCompare({ B: 2, Tq: 130, Tk: 130, H: 3, KVH: 1, D: 16, scale: 0.9, softcap: 2 }, 150);
+    attentionCompare(
+      { B: 1, Tq: 140, Tk: 140, H: 2, KVH: 1, D: 16, scale: 0.9, softcap: 3, window: 20 },
+      160,
+    );
+    const Tk = 150;
+    const segments = new Int32Array(Tk);
+    for (let j = 0; j < Tk; j++) segments[j] = j < 40 ? 0 : j < 100 ? 1 : 2;
+    attentionCompare({ B: 1, Tq: Tk, Tk, H: 2, KVH: 1, D: 8, scale: 0.3, segments, window: 50 }, 170);
+  },
+);
 
 test("swiglu and gelu forward/backward", opt, () => {
   const K_ = N!;

@@ -259,6 +259,44 @@ test("attention: gradients by finite differences (MHA, GQA, decode Tq<Tk, packed
   attentionCase({ B: 2, Tq: 6, Tk: 6, H: 2, KVH: 1, D: 3, scale: 0.6, segments }, 50);
 });
 
+test("attention with a sliding window and soft-capping: finite-difference gradients", () => {
+  attentionCase({ B: 2, Tq: 6, Tk: 6, H: 2, KVH: 1, D: 3, scale: 0.6, window: 2 }, 90);
+  attentionCase({ B: 1, Tq: 3, Tk: 7, H: 2, KVH: 2, D: 2, scale: 0.8, window: 3 }, 91);
+  const segments = Int32Array.from([0, 0, 1, 1, 1, 2, 7, 7, 7, 7, 7, 9]);
+  attentionCase({ B: 2, Tq: 6, Tk: 6, H: 2, KVH: 1, D: 3, scale: 0.6, segments, window: 3 }, 92);
+  attentionCase({ B: 2, Tq: 5, Tk: 5, H: 2, KVH: 1, D: 4, scale: 2, softcap: 1.5 }, 93);
+  attentionCase({ B: 1, Tq: 6, Tk: 6, H: 4, KVH: 2, D: 3, scale: 1.5, softcap: 2, window: 2 }, 94);
+});
+
+test("attention window: a query ignores keys window or more positions back; softcap bounds scores", () => {
+  const T = 6;
+  const s: AttentionShape = { B: 1, Tq: T, Tk: T, H: 1, KVH: 1, D: 2, scale: 1, window: 3 };
+  const q = randn(T * 2, 95);
+  const k = randn(T * 2, 96);
+  const v = randn(T * 2, 97);
+  const o1 = new Float64Array(T * 2);
+  const o2 = new Float64Array(T * 2);
+  const l = new Float64Array(T);
+  K.attentionForward(o1, l, q, k, v, s);
+  // keys/values 0 and 1 are outside the window of queries 4 and 5 (4 - 1 >= 3)
+  k[0] += 5;
+  v[3] -= 4;
+  K.attentionForward(o2, l, q, k, v, s);
+  assertClose(o2.subarray(8), o1.subarray(8), 1e-15, "queries 4, 5 unaffected");
+  assert.ok(Math.abs(o2[3] - o1[3]) > 1e-6, "query 1 sees key 1");
+  // without a window the same change reaches query 5
+  const full = { ...s, window: undefined };
+  K.attentionForward(o1, l, q, k, v, full);
+  v[3] += 4;
+  K.attentionForward(o2, l, q, k, v, full);
+  assert.ok(Math.abs(o2[11] - o1[11]) > 1e-9, "no window: query 5 sees key 1");
+  // soft-capping: lse of query 0 (one key) is exactly cap·tanh(score/cap)
+  const capped = { ...s, window: undefined, scale: 3, softcap: 0.5 };
+  K.attentionForward(o1, l, q, k, v, capped);
+  const raw = 3 * (q[0] * k[0] + q[1] * k[1]);
+  assert.ok(Math.abs(l[0] - 0.5 * Math.tanh(raw / 0.5)) < 1e-12);
+});
+
 test("attention forward: first query copies v, softmax weights, GQA head mapping, segment isolation", () => {
   const s: AttentionShape = { B: 1, Tq: 3, Tk: 3, H: 4, KVH: 2, D: 2, scale: 0.9 };
   const { q, k, v, out, lse } = attentionCase(s, 60);

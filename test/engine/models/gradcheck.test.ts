@@ -61,7 +61,7 @@ for (const [label, config] of Object.entries(TINY)) {
   });
 }
 
-for (const label of ["llama", "qwen3-qknorm", "gpt2"]) {
+for (const label of ["llama", "qwen3-qknorm", "gpt2", "gemma3", "gemma2"]) {
   const config = TINY[label];
   test(`whole-model finite differences, LoRA (every target, dropout, rsLoRA): ${label}`, () => {
     const targets =
@@ -212,7 +212,7 @@ test("packed rows: a segment's loss does not depend on the other segment's token
 });
 
 test("decodeStep with a KV cache reproduces full-sequence logits (LoRA model, no dropout at inference)", () => {
-  for (const label of ["qwen3-qknorm", "gpt2"]) {
+  for (const label of ["qwen3-qknorm", "gpt2", "mistral-window", "gemma3", "gemma2"]) {
     const config = TINY[label];
     const lora = { r: 2, targets: ["all-linear"], init: "random" as const, dropout: 0.1 };
     const model = createModel(config, null, { dtype: "float64", seed: 6, kernels: referenceKernels, lora });

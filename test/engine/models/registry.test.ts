@@ -47,9 +47,19 @@ test("no code outside a family's folder asks which family it runs", () => {
 test("the registry finds families by id, HF model_type and GGUF architecture", () => {
   assert.deepEqual(
     MODEL_FAMILIES.map((f) => f.id),
-    ["llama", "gpt2"],
+    ["llama", "gpt2", "gemma"],
   );
-  assert.deepEqual(SUPPORTED_MODEL_TYPES, ["llama", "mistral", "qwen2", "qwen3", "gpt2"]);
+  assert.deepEqual(SUPPORTED_MODEL_TYPES, [
+    "llama",
+    "mistral",
+    "qwen2",
+    "qwen3",
+    "gpt2",
+    "gemma2",
+    "gemma3_text",
+    "gemma3",
+  ]);
+  assert.equal(familyOfModelType("gemma3_text")?.id, "gemma");
   assert.deepEqual(SUPPORTED_GGUF_ARCHES, ["llama", "qwen2", "qwen3", "gpt2"]);
   assert.equal(familyOfModelType("mistral")?.id, "llama");
   assert.equal(familyOfModelType("gpt2")?.id, "gpt2");
@@ -66,7 +76,10 @@ test("the registry finds families by id, HF model_type and GGUF architecture", (
   })();
   assert.ok(e instanceof SftError);
   assert.equal(e.message, 'unsupported architecture "falcon"');
-  assert.match(e.hint ?? "", /llama \(Llama, Mistral, Qwen2\/3, SmolLM\) and gpt2/);
+  assert.match(
+    e.hint ?? "",
+    /llama \(Llama, Mistral, Qwen2\/3, SmolLM\), gpt2, gemma \(Gemma 2, Gemma 3 text\)/,
+  );
 });
 
 test("each family's checkpoint tensor list is exactly the parameters its blocks build", () => {

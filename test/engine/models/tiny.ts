@@ -64,6 +64,43 @@ export const TINY: Record<string, ModelConfig> = {
     numHeads: 4,
     numKvHeads: 2,
   },
+  // Window 2 < the test sequence length 5: every query beyond the second loses keys.
+  "mistral-window": {
+    ...llamaBase(),
+    modelType: "mistral",
+    slidingWindow: 2,
+  },
+  // Layer 0 slides (window 2 < 5 tokens) with its own RoPE base; layer 1 is global.
+  gemma3: {
+    ...llamaBase(),
+    architecture: "gemma",
+    modelType: "gemma3_text",
+    headDim: 6,
+    numHeads: 2,
+    numKvHeads: 1,
+    qkNorm: true,
+    tieWordEmbeddings: true,
+    hiddenAct: "gelu_new",
+    ropeTheta: 1e6,
+    ropeLocalTheta: 10000,
+    ropeScaling: { type: "linear", factor: 2 },
+    slidingWindow: 2,
+    slidingLayers: [true, false],
+    queryPreAttnScalar: 5,
+  },
+  // Small caps so that the tanh curvature matters at these logit sizes.
+  gemma2: {
+    ...llamaBase(),
+    architecture: "gemma",
+    modelType: "gemma2",
+    tieWordEmbeddings: true,
+    hiddenAct: "gelu_new",
+    slidingWindow: 3,
+    slidingLayers: [true, false],
+    queryPreAttnScalar: 3,
+    attnLogitSoftcap: 5,
+    finalLogitSoftcap: 2,
+  },
   gpt2: {
     ...llamaBase(),
     architecture: "gpt2",

@@ -84,6 +84,8 @@ test("torch fixtures are present for every architecture variant", () => {
     "gpt2",
     "llama-lora",
     "gpt2-lora",
+    "mistral-window",
+    "mistral-window-lora",
   ]) {
     assert.ok(names.includes(n), n);
   }
@@ -94,6 +96,6 @@ for (const name of names) {
 }
 
 test("matches the PyTorch reference with the TypeScript reference kernels", () => {
-  for (const name of ["qwen3-qknorm", "gpt2-packed-untied", "llama-lora"])
+  for (const name of ["qwen3-qknorm", "gpt2-packed-untied", "llama-lora", "mistral-window"])
     checkFixture(name, referenceKernels);
 });

@@ -38,6 +38,7 @@ function attentionShape(ctx: StepContext) {
     D,
     scale: 1 / Math.sqrt(D),
     segments: ctx.segments,
+    window: ctx.config.slidingWindow ?? undefined,
   };
 }
 

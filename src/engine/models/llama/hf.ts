@@ -58,8 +58,28 @@ export function parseLlamaConfig(c: HfJson, modelType: string, file: string): Mo
     mlpBias: boolField(c, "mlp_bias", false),
     qkNorm: modelType === "qwen3",
     hiddenAct: hiddenAct(c, file, "hidden_act", "silu"),
+    ...slidingWindow(c, modelType, file),
     ...specialTokenIds(c),
   };
+}
+
+/**
+ * Mistral's `sliding_window` (null or absent: full attention). Qwen2/3 configs carry a
+ * sliding_window too, but it applies only with use_sliding_window, which no released
+ * checkpoint sets; such a config is refused rather than run with full attention.
+ */
+function slidingWindow(c: HfJson, modelType: string, file: string): Pick<ModelConfig, "slidingWindow"> {
+  if (modelType === "mistral" && c.sliding_window != null)
+    return { slidingWindow: intField(c, file, "sliding_window") };
+  if (c.use_sliding_window === true) {
+    throw configError(
+      file,
+      "use_sliding_window",
+      `use_sliding_window: true is not supported for ${modelType}`,
+      "set it to false (as the released checkpoints do) or convert the model without it",
+    );
+  }
+  return {};
 }
 
 export function llamaConfigFields(config: ModelConfig): HfJson {
@@ -78,6 +98,7 @@ export function llamaConfigFields(config: ModelConfig): HfJson {
     attention_bias: config.modelType === "qwen2" ? undefined : config.attentionBias,
     mlp_bias: config.mlpBias,
     hidden_act: config.hiddenAct,
+    ...(config.modelType === "mistral" ? { sliding_window: config.slidingWindow ?? null } : {}),
   };
 }
 
