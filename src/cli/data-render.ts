@@ -9,6 +9,8 @@ import { FORMAT_NAMES, parseFormatName } from "../data/formats/index.js";
 import { readRecords, writeJsonl } from "../data/io/index.js";
 import type { SftRecord } from "../data/record.js";
 import { SftError } from "../errors.js";
+import { HANDOFF_FORMATS, type HandoffFormat, handoffColumns, toHandoffRow } from "../handoff/rows.js";
+import { tokenRowFileOf, writeTokenRows } from "../handoff/write.js";
 import {
   LOST_CONTENT_POLICIES,
   type LostContentPolicy,
@@ -19,6 +21,7 @@ import {
   type Truncation,
   tryTokenizeRecord,
 } from "../tokenize/mask.js";
+import { packSamples, type SampleTokens } from "../tokenize/pack.js";
 import { builtinTemplateNames } from "../tokenize/templates.js";
 import { loadTokenizer, type TextTokenizer } from "../tokenize/tokenizer.js";
 
@@ -154,9 +157,23 @@ const SHOWN = 10;
 
 interface RenderCliOptions extends TokenizeCliOptions {
   out: string;
+  format?: string;
+  packing?: boolean;
 }
 
 export async function runRender(opts: RenderCliOptions): Promise<void> {
+  const format = choice<RenderFormat>(opts.format, RENDER_FORMATS, "--format") ?? "sftkit";
+  if (format !== "sftkit") tokenRowFileOf(opts.out);
+  else if (opts.packing)
+    throw new SftError("--packing needs --format axolotl or trl", {
+      where: { field: "--packing" },
+      hint: "the sftkit format is one row per record; pass --format axolotl or --format trl for packed rows",
+    });
+  if (opts.packing && opts.maxSeqLength === undefined)
+    throw new SftError("--packing needs --max-seq-length (the length of a packed row)", {
+      where: { field: "--packing" },
+      hint: "pass the run's max_seq_length, e.g. --max-seq-length 1024",
+    });
   const { tokenizer, tokenizeOptions, records, invalidRows } = await resolveTokenizeOptions(opts);
   const rejected: string[] = [];
   const dropped: string[] = [];
@@ -176,7 +193,10 @@ export async function runRender(opts: RenderCliOptions): Promise<void> {
       yield { id: s.id, input_ids: s.inputIds, labels: s.labels, text: s.text };
     }
   }
-  const { count } = await writeJsonl(opts.out, rows());
+  const { count } =
+    format === "sftkit"
+      ? await writeJsonl(opts.out, rows())
+      : await writeHandoff(opts.out, format, rows(), opts.packing ? tokenizeOptions.maxSeqLength : undefined);
   if (truncated > SHOWN) process.stderr.write(`… ${truncated - SHOWN} more truncated\n`);
   for (const r of invalidRows) process.stderr.write(`invalid row: ${r}\n`);
   for (const r of rejected) process.stderr.write(`rejected: ${r}\n`);
@@ -188,6 +208,37 @@ export async function runRender(opts: RenderCliOptions): Promise<void> {
   if (rejected.length > 0 || invalidRows.length > 0) process.exitCode = 1;
 }
 
+export const RENDER_FORMATS = ["sftkit", ...HANDOFF_FORMATS] as const;
+type RenderFormat = (typeof RENDER_FORMATS)[number];
+
+/**
+ * Writes the samples as another trainer's pre-tokenized rows; with a packing length, packed
+ * the way `sft train` packs them (best-fit decreasing, in the order of the file).
+ */
+async function writeHandoff(
+  out: string,
+  format: HandoffFormat,
+  samples: AsyncIterable<{ id: string; input_ids: number[]; labels: number[] }>,
+  packLength: number | undefined,
+): Promise<{ count: number }> {
+  const columns = handoffColumns(format, packLength !== undefined);
+  if (packLength === undefined) {
+    async function* single() {
+      for await (const s of samples)
+        yield toHandoffRow(format, { id: s.id, inputIds: s.input_ids, labels: s.labels });
+    }
+    return writeTokenRows(out, columns, single());
+  }
+  const all: SampleTokens[] = [];
+  for await (const s of samples) all.push({ id: s.id, inputIds: s.input_ids, labels: s.labels });
+  const { rows } = packSamples(all, { maxSeqLength: packLength });
+  return writeTokenRows(
+    out,
+    columns,
+    rows.map((r) => toHandoffRow(format, r)),
+  );
+}
+
 export function register(parent: Command): void {
   const cmd = parent
     .command("render")
@@ -195,17 +246,27 @@ export function register(parent: Command): void {
       "tokenize a dataset with its template and label mask: one {id, input_ids, labels, text} row per record",
     );
   addTokenizeOptions(cmd)
-    .requiredOption("--out <file>", "output .jsonl")
+    .requiredOption("--out <file>", "output .jsonl (--format axolotl|trl: .jsonl or .parquet)")
+    .option(
+      "--format <format>",
+      "sftkit ({id, input_ids, labels, text}), axolotl (input_ids, attention_mask, labels) or trl (input_ids, labels)",
+      "sftkit",
+    )
+    .option("--packing", "pack samples into rows of --max-seq-length as sft train does (axolotl, trl)")
     .addHelpText(
       "after",
       `
 Labels are aligned with input_ids; -100 marks tokens that are not trained.
+--format axolotl writes Axolotl's custom pre-tokenized rows (load with ds_type: json and no
+type:); packed rows add position_ids restarting at each sample. --format trl writes what TRL's
+SFTTrainer (1.13) takes pre-tokenized; packed rows add seq_lengths (use padding_free).
 Invalid rows and records with nothing to train are listed on stderr, not written, and make
 the exit code 1.
 
 Examples:
   $ sft data render --tokenizer models/Qwen3-0.6B --in train.jsonl --out rendered.jsonl --chat-template
-  $ sft data render --tokenizer stories260K.gguf --in alpaca_en_demo.json --out r.jsonl --template alpaca`,
+  $ sft data render --tokenizer stories260K.gguf --in alpaca_en_demo.json --out r.jsonl --template alpaca
+  $ sft data render --tokenizer models/Qwen3-0.6B --in train.jsonl --chat-template --format axolotl --packing --max-seq-length 2048 --out train.parquet`,
     )
     .action(async (opts: RenderCliOptions) => {
       await runRender(opts);
