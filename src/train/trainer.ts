@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { TrainConfig } from "../config/train.js";
 import type { Kernels } from "../engine/kernels/types.js";
-import { adamwStep, OptimizerState } from "../engine/params.js";
+import { adamwStep, OptimizerState, type ParamStore } from "../engine/params.js";
 import { SftError } from "../errors.js";
 import { Rng } from "../util/rng.js";
 import { accumulationWindows, type TrainPosition, totalTrainingSteps } from "./batches.js";
@@ -61,6 +61,13 @@ export interface TrainHooks {
   /** where progress and the summary go (default process.stdout) */
   stdout?: OutputStream;
   quiet?: boolean;
+  /**
+   * called once per optimizer step after the backward passes of its window and before
+   * clipping and AdamW: the store's gradients are the step's raw accumulated gradients and
+   * its weights those the update starts from (views; copy what you keep). Lets a caller
+   * replay the optimizer on exactly the trainer's gradients (the PyTorch AdamW check).
+   */
+  onGradients?: (step: number, params: ParamStore) => void;
 }
 
 export interface TrainResult {
@@ -396,6 +403,7 @@ export function trainStep(recipe: Recipe, window: StepWindow): StepOutcome {
   }
   const loss = lossSum / Math.max(1, trained);
   assertFinite({ step, what: "loss", value: loss, recordIds: recordIdsOf(batches) });
+  recipe.hooks.onGradients?.(step, store);
   const { norm } = clipGradNorm([store.trainableGrad], config.max_grad_norm, (x, n) =>
     kernels.sumSquares(x, n),
   );

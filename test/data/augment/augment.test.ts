@@ -146,3 +146,51 @@ test("augment config: LLM methods need an llm section; weights zero are fine wit
   });
   assert.equal(c.methods.format, 1);
 });
+
+test("augment options without an LLM: keep_originals, multiplier, format.variants, seed", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-aug-opts-"));
+  const parents: SftRecord[] = ["What is 2+2?", "Name a prime number.", "What colour is the sky?"].map(
+    (u, i) => ({
+      id: `p${i}`,
+      messages: [
+        { role: "user", content: u },
+        { role: "assistant", content: `answer ${i}` },
+      ],
+      meta: { source: "t" },
+    }),
+  );
+  let runs = 0;
+  const run = async (over: Record<string, unknown>) => {
+    const config = augmentConfigSchema.parse({
+      in: "unused",
+      out: join(dir, `aug-${++runs}.jsonl`),
+      methods: { paraphrase: 0, difficulty: 0, format: 1, context: 0 },
+      ...over,
+    });
+    const store = new LlmStore(join(dir, `aug-${runs}.sqlite`));
+    try {
+      const r = await augmentRecords(config, parents, { store });
+      const rows = readFileSync(r.out, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as SftRecord);
+      return { r, rows };
+    } finally {
+      store.close();
+    }
+  };
+  const kept = await run({ multiplier: 2 });
+  assert.equal(kept.rows.length, 6, "3 originals + 3 variants");
+  assert.equal(kept.rows.filter((x) => !x.meta.augmentation).length, 3);
+  const dropped = await run({ multiplier: 2, keep_originals: false });
+  assert.equal(dropped.rows.length, 6, "6 variants, no originals");
+  assert.ok(dropped.rows.every((x) => x.meta.augmentation));
+  const three = await run({ multiplier: 3 });
+  assert.equal(three.rows.length, 9);
+  const qaOnly = await run({ multiplier: 3, format: { variants: ["qa"] } });
+  const tags = new Set(qaOnly.rows.filter((x) => x.meta.augmentation).map((x) => x.meta.augmentation));
+  assert.deepEqual([...tags], ["format:qa"]);
+  const other = await run({ multiplier: 3, seed: 7 });
+  const order = (rows: SftRecord[]) => rows.map((x) => `${x.meta.parent}:${x.meta.augmentation}`).join(",");
+  assert.notEqual(order(other.rows), order(three.rows), "another seed, another plan");
+});

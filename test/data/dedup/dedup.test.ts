@@ -109,3 +109,20 @@ test("Deduplicator: exact (normalised), near and ROUGE-L stages, first occurrenc
   assert.equal(d.stats.kept, 3);
   assert.equal(d.stats.exact + d.stats.near + d.stats.rouge, 4);
 });
+
+test("Deduplicator: shingle and seed from the config reach the MinHash stage", () => {
+  const sea = "Write a short poem about the sea at night and the stars above the quiet town";
+  const nearScore = (over: Record<string, unknown>) => {
+    const d = new Deduplicator(dedupConfigSchema.parse({ rouge: false, near_threshold: 0.5, ...over }));
+    d.check(rec("a", sea));
+    const r = d.check(rec("b", sea.replace("the sea", "the calm sea")));
+    assert.equal(r.reason?.stage, "near", JSON.stringify(over));
+    return r.reason!.score;
+  };
+  const base = nearScore({});
+  // one inserted word: single words share 15 of 16, 3-word shingles far fewer
+  const unigrams = nearScore({ shingle: 1 });
+  assert.ok(unigrams > 0.85 && base < 0.75, `shingle 1: ${unigrams}, shingle 3: ${base}`);
+  // another seed draws other hash functions: another estimate of the same Jaccard
+  assert.notEqual(nearScore({ seed: 7 }), base);
+});
