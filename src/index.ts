@@ -48,13 +48,10 @@ export {
   QualityChecker,
   SafetyChecker,
 } from "./data/quality/index.js";
-export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./data/record.js";
-export { messageSchema, sftRecordSchema } from "./data/record.js";
 export type { DatasetStats, Percentiles } from "./data/stats.js";
 export { computeStats, formatStats } from "./data/stats.js";
 export type { DiversityReport, Taxonomy } from "./data/taxonomy/index.js";
 export { DEFAULT_TAXONOMY, diversityReport, loadTaxonomy } from "./data/taxonomy/index.js";
-export { countLength, normalizeForMatch, rougeL, tokenize as tokenizeWords } from "./data/text/index.js";
 export type { ValidationReport } from "./data/validate.js";
 export { recordProblems, validateFile } from "./data/validate.js";
 export type { ExportOptions } from "./engine/checkpoint/export.js";
@@ -153,6 +150,9 @@ export type {
   QuickstartSummary,
 } from "./quickstart/index.js";
 export { BUILTIN_MODEL_DIR, runQuickstart } from "./quickstart/index.js";
+export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./record/record.js";
+export { messageSchema, sftRecordSchema } from "./record/record.js";
+export { countLength, normalizeForMatch, rougeL, tokenize as tokenizeWords } from "./text/index.js";
 export type {
   CollatedBatch,
   MaskPolicy,
