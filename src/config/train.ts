@@ -156,7 +156,7 @@ export interface TrainFlag {
   /** long flag name without dashes */
   flag: string;
   kind: FlagKind;
-  /** short contract names from DESIGN.md (`--lr`, `--batch-size`, …) */
+  /** the short names of the command contract (`--lr`, `--batch-size`, …) */
   aliases?: string[];
   choices?: readonly string[];
 }
