@@ -19,8 +19,15 @@ export {
 } from "./config/build.js";
 export type { EvalConfig, GenerationSettings, GeneratorConfig } from "./config/eval.js";
 export { evalConfigSchema, readEvalConfig, validateEvalConfig } from "./config/eval.js";
+export type { ConfigProblem, LoadOptions, PathField } from "./config/load.js";
+export { ConfigError, loadConfig } from "./config/load.js";
 export type { TrainConfig, TrainConfigInput } from "./config/train.js";
-export { resolveTrainConfig, trainConfigSchema, validateTrainConfig } from "./config/train.js";
+export {
+  loadTrainConfig,
+  resolveTrainConfig,
+  trainConfigSchema,
+  validateTrainConfig,
+} from "./config/train.js";
 export type { AugmentResult } from "./data/augment/index.js";
 export { augmentRecords } from "./data/augment/index.js";
 export type { BalanceReport } from "./data/balance.js";
