@@ -19,8 +19,15 @@ export {
 } from "./config/build.js";
 export type { EvalConfig, GenerationSettings, GeneratorConfig } from "./config/eval.js";
 export { evalConfigSchema, readEvalConfig, validateEvalConfig } from "./config/eval.js";
+export type { ConfigProblem, LoadOptions, PathField } from "./config/load.js";
+export { ConfigError, loadConfig } from "./config/load.js";
 export type { TrainConfig, TrainConfigInput } from "./config/train.js";
-export { resolveTrainConfig, trainConfigSchema, validateTrainConfig } from "./config/train.js";
+export {
+  loadTrainConfig,
+  resolveTrainConfig,
+  trainConfigSchema,
+  validateTrainConfig,
+} from "./config/train.js";
 export type { AugmentResult } from "./data/augment/index.js";
 export { augmentRecords } from "./data/augment/index.js";
 export type { BalanceReport } from "./data/balance.js";
@@ -48,13 +55,10 @@ export {
   QualityChecker,
   SafetyChecker,
 } from "./data/quality/index.js";
-export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./data/record.js";
-export { messageSchema, sftRecordSchema } from "./data/record.js";
 export type { DatasetStats, Percentiles } from "./data/stats.js";
 export { computeStats, formatStats } from "./data/stats.js";
 export type { DiversityReport, Taxonomy } from "./data/taxonomy/index.js";
 export { DEFAULT_TAXONOMY, diversityReport, loadTaxonomy } from "./data/taxonomy/index.js";
-export { countLength, normalizeForMatch, rougeL, tokenize as tokenizeWords } from "./data/text/index.js";
 export type { ValidationReport } from "./data/validate.js";
 export { recordProblems, validateFile } from "./data/validate.js";
 export type { ExportOptions } from "./engine/checkpoint/export.js";
@@ -153,6 +157,9 @@ export type {
   QuickstartSummary,
 } from "./quickstart/index.js";
 export { BUILTIN_MODEL_DIR, runQuickstart } from "./quickstart/index.js";
+export type { Message, RecordMeta, Role, SftRecord, ToolCall } from "./record/record.js";
+export { messageSchema, sftRecordSchema } from "./record/record.js";
+export { countLength, normalizeForMatch, rougeL, tokenize as tokenizeWords } from "./text/index.js";
 export type {
   CollatedBatch,
   MaskPolicy,

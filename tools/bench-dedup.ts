@@ -10,7 +10,7 @@
  */
 import { dedupConfigSchema } from "../src/config/build.js";
 import { Deduplicator } from "../src/data/dedup/index.js";
-import type { SftRecord } from "../src/data/record.js";
+import type { SftRecord } from "../src/record/record.js";
 import { makeRng } from "../src/util/rng.js";
 
 const rowsArg = process.argv.indexOf("--rows");

@@ -9,7 +9,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { readRecords } from "../src/data/io/index.js";
-import type { SftRecord } from "../src/data/record.js";
+import type { SftRecord } from "../src/record/record.js";
 import { IGNORE_INDEX, tokenizeRecord } from "../src/tokenize/mask.js";
 import { loadTokenizer } from "../src/tokenize/tokenizer.js";
 

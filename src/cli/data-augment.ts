@@ -5,7 +5,6 @@ import { augmentRecords } from "../data/augment/index.js";
 import { statePathFor } from "../data/build/builder.js";
 import { lockOutput } from "../data/build/output-lock.js";
 import { readRecords } from "../data/io/index.js";
-import type { SftRecord } from "../data/record.js";
 import {
   createEmbeddingBackend,
   createLlmBackend,
@@ -13,6 +12,7 @@ import {
   type Pricing,
   UsageMeter,
 } from "../llm/index.js";
+import type { SftRecord } from "../record/record.js";
 
 // tests and callers load an augment config through the command's module too
 export { loadAugmentConfig };

@@ -7,9 +7,9 @@ import type { Command } from "commander";
 import { FORMAT_NAMES, parseColumnMapping, parseFormatName } from "../data/formats/index.js";
 import { readRecords, writeRecords } from "../data/io/index.js";
 import type { Reject } from "../data/io/types.js";
-import type { SftRecord } from "../data/record.js";
 import { invalidRowsError, MAX_LISTED_ERRORS, rejectLine } from "../data/validate.js";
 import { SftError } from "../errors.js";
+import type { SftRecord } from "../record/record.js";
 import { AtomicFileWriter } from "../util/atomic.js";
 
 interface ConvertOptions {

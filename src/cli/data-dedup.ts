@@ -5,7 +5,7 @@ import { checkConfig } from "../config/load.js";
 import { rejectsPathFor } from "../data/build/builder.js";
 import { dedupRecords } from "../data/dedup/index.js";
 import { readRecords, writeJsonl, writeRecords } from "../data/io/index.js";
-import type { SftRecord } from "../data/record.js";
+import type { SftRecord } from "../record/record.js";
 
 interface DedupFlags {
   out: string;

@@ -1,7 +1,7 @@
 /** `sft data inspect`: shows samples with their trained tokens highlighted (terminal and HTML). */
 import type { Command } from "commander";
-import type { SftRecord } from "../data/record.js";
 import { SftError } from "../errors.js";
+import type { SftRecord } from "../record/record.js";
 import { type TokenizedSample, tryTokenizeRecord } from "../tokenize/mask.js";
 import { renderHtml, renderTerminal } from "../tokenize/view.js";
 import { writeFileAtomicSync } from "../util/atomic.js";

@@ -5,8 +5,8 @@ import { checkConfig } from "../config/load.js";
 import { rejectsPathFor } from "../data/build/builder.js";
 import { readRecords, writeJsonl, writeRecords } from "../data/io/index.js";
 import { checkRecords, QualityChecker } from "../data/quality/index.js";
-import type { SftRecord } from "../data/record.js";
 import { createEmbeddingBackend, createLlmBackend, LlmStore } from "../llm/index.js";
+import type { SftRecord } from "../record/record.js";
 
 interface QualityFlags {
   out: string;

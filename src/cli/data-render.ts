@@ -7,10 +7,10 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { FORMAT_NAMES, parseFormatName } from "../data/formats/index.js";
 import { readRecords, writeJsonl } from "../data/io/index.js";
-import type { SftRecord } from "../data/record.js";
 import { SftError } from "../errors.js";
 import { HANDOFF_FORMATS, type HandoffFormat, handoffColumns, toHandoffRow } from "../handoff/rows.js";
 import { tokenRowFileOf, writeTokenRows } from "../handoff/write.js";
+import type { SftRecord } from "../record/record.js";
 import {
   LOST_CONTENT_POLICIES,
   type LostContentPolicy,

@@ -10,48 +10,16 @@ import type { Command } from "commander";
 import { llmConfigSchema } from "../config/build.js";
 import { readEvalConfig } from "../config/eval.js";
 import { SftError } from "../errors.js";
-import { configDir, PrecomputedGenerator, resolvePath } from "../eval/generators.js";
+import { configDir, resolvePath } from "../eval/generators.js";
 import { runIfevalFiles } from "../eval/ifeval/evaluate.js";
-import { readJsonl } from "../eval/io/jsonl.js";
 import { judgePairs } from "../eval/judge.js";
+import { pairResponses } from "../eval/judge-files.js";
 import { writeReport } from "../eval/report/index.js";
-import { runEvaluation, scoreModel } from "../eval/runner.js";
-import { readSuite } from "../eval/suite.js";
+import { runEvaluation, scoreResponsesFile } from "../eval/runner.js";
 import { createLlmBackend } from "../llm/index.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
 const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
-
-/** Pairs base and SFT responses by prompt text (every base prompt must have an SFT answer). */
-async function pairResponses(
-  baseFile: string,
-  sftFile: string,
-): Promise<{ id: string; prompt: string; base: string; sft: string }[]> {
-  const read = async (file: string) => {
-    const rows: { id: string; prompt: string; response: string; line: number }[] = [];
-    for (const { value, line } of await readJsonl(file)) {
-      const v = value as { id?: unknown; prompt?: unknown; instruction?: unknown; response?: unknown };
-      const prompt = typeof v.prompt === "string" ? v.prompt : v.instruction;
-      if (typeof prompt !== "string" || typeof v.response !== "string")
-        throw new SftError("a judged row needs a string prompt (or instruction) and a string response", {
-          where: { file, line },
-        });
-      rows.push({ id: v.id === undefined ? `${line}` : String(v.id), prompt, response: v.response, line });
-    }
-    return rows;
-  };
-  const base = await read(baseFile);
-  const sft = new Map((await read(sftFile)).map((r) => [r.prompt, r.response]));
-  return base.map((b) => {
-    const s = sft.get(b.prompt);
-    if (s === undefined)
-      throw new SftError("this prompt has no response in the fine-tuned file", {
-        where: { file: baseFile, line: b.line },
-        hint: `add a row with the same prompt to ${sftFile}`,
-      });
-    return { id: b.id, prompt: b.prompt, base: b.response, sft: s };
-  });
-}
 
 function parsePositiveInt(v: string, flag: string): number {
   const n = Number(v);
@@ -226,34 +194,14 @@ Example:
   $ sft eval suite --suite math.jsonl --responses answers.jsonl --out scores.json`,
     )
     .action(async (opts: { suite: string; responses: string; out?: string; python?: string }) => {
-      const items = await readSuite(opts.suite);
-      const gen = await PrecomputedGenerator.fromFile(opts.responses);
-      const responses = await gen.generate(items.map((it) => ({ id: it.id, prompt: it.prompt })));
-      const scored = await scoreModel(items, responses, undefined, { python: opts.python });
-      const gaps = [...new Set(scored.flatMap((s) => s.sandbox_gaps ?? []))].sort();
-      const tasks = [...new Set(items.map((it) => it.task))].map((task) => {
-        const idx = items.map((it, i) => (it.task === task ? i : -1)).filter((i) => i >= 0);
-        const mean = (f: (i: number) => number) => idx.reduce((a, i) => a + f(i), 0) / idx.length;
-        return {
-          task,
-          n: idx.length,
-          score: mean((i) => scored[i].score),
-          pass_rate: mean((i) => (scored[i].pass ? 1 : 0)),
-          if_score: mean((i) => scored[i].if_score.score),
-        };
+      const { tasks, samples, gaps } = await scoreResponsesFile(opts.suite, opts.responses, {
+        python: opts.python,
       });
-      if (opts.out) {
-        const samples = items.map((it, i) => ({
-          id: it.id,
-          task: it.task,
-          checker: it.checker,
-          ...scored[i],
-        }));
+      if (opts.out)
         writeFileAtomicSync(
           opts.out,
           `${JSON.stringify({ tasks, samples, ...(gaps.length ? { sandbox: { gaps } } : {}) }, null, 2)}\n`,
         );
-      }
       if (gaps.length) process.stdout.write(`code sandbox: ${gaps.join("; ")}\n`);
       for (const t of tasks)
         process.stdout.write(

@@ -62,6 +62,8 @@ export interface ParsedConfig {
 }
 
 export interface ReadLimits {
+  /** what the file is, for messages ("taxonomy"; default "config file") */
+  what?: string;
   maxBytes?: number;
   maxAliasCount?: number;
 }
@@ -82,9 +84,9 @@ export function readConfigFile(file: string, limits: ReadLimits = {}): ParsedCon
     text = readFileSync(file, "utf8");
   } catch (e) {
     if (e instanceof SftError) throw e;
-    throw new SftError(`cannot read config file: ${(e as Error).message}`, {
+    throw new SftError(`cannot read ${limits.what ?? "config file"} ${file}: ${(e as Error).message}`, {
       where: { file },
-      hint: "check the path of the config file",
+      hint: `check the path of the ${limits.what ?? "config file"}`,
       code: "E_CONFIG",
       cause: e,
     });

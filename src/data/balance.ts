@@ -5,7 +5,7 @@
  * Memory is bounded by the sum of the targets, not by the input size.
  */
 import type { BalanceConfig } from "../config/build.js";
-import type { SftRecord } from "./record.js";
+import type { SftRecord } from "../record/record.js";
 
 export interface GroupReport {
   group: string;

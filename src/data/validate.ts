@@ -3,10 +3,10 @@
  * whole-file validation that collects every bad row with file:line and the field at fault.
  */
 import { SftError } from "../errors.js";
+import type { SftRecord } from "../record/record.js";
 import type { FormatName } from "./formats/index.js";
 import { type ReadRecordsOptions, readRecords } from "./io/records.js";
 import type { Reject } from "./io/types.js";
-import type { SftRecord } from "./record.js";
 
 export interface RecordProblem {
   /** Index of the message at fault, when one is. */

@@ -29,7 +29,7 @@
  *   "as an AI language model" (0.2), repeated sentences (share of duplicate sentences, up
  *   to 0.4), and an unfinished ending (the last line stops mid-sentence: 0.1).
  */
-import { countLength } from "../data/text/tokenize.js";
+import { countLength } from "../text/tokenize.js";
 
 /** Perplexity of texts under a reference model; the engine provides one. */
 export interface PerplexityScorer {

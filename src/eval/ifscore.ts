@@ -22,8 +22,8 @@
  */
 import { NUMBER_WORDS } from "../data/quality/completeness.js";
 import { lexicalRelevance } from "../data/quality/relevance.js";
-import { rougeL } from "../data/text/rouge.js";
-import { isCjkChar, tokenize } from "../data/text/tokenize.js";
+import { rougeL } from "../text/rouge.js";
+import { isCjkChar, tokenize } from "../text/tokenize.js";
 import type { FormatAnalysis } from "./format.js";
 
 export const IF_WEIGHTS = { format: 0.3, relevance: 0.4, completeness: 0.2, quality: 0.1 } as const;

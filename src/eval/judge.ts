@@ -24,9 +24,9 @@
  * rate is σ(α), the predicted win rate when both answers are equally long. When all
  * lengths are equal it equals the raw rate.
  */
-import { countLength } from "../data/text/tokenize.js";
 import { SftError } from "../errors.js";
 import type { LlmBackend } from "../llm/types.js";
+import { countLength } from "../text/tokenize.js";
 
 export type Verdict = "sft" | "base" | "tie" | "unparsed";
 

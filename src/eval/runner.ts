@@ -11,7 +11,13 @@ import type { LlmBackend } from "../llm/types.js";
 import { type CheckerOptions, runChecker } from "./checkers/checkers.js";
 import { meanPassAtKs, passAtKs } from "./code/pass-at-k.js";
 import { analyzeFormats, type FormatAnalysis, type PerplexityScorer } from "./format.js";
-import { configDir, createGenerator, type GenerationRequest, resolvePath } from "./generators.js";
+import {
+  configDir,
+  createGenerator,
+  type GenerationRequest,
+  PrecomputedGenerator,
+  resolvePath,
+} from "./generators.js";
 // registers the `local` generator kind (the package's own engine)
 import "./generators-local.js";
 import {
@@ -557,6 +563,47 @@ export async function runEvaluation(config: EvalConfig, opts: RunEvalOptions = {
       .map((t) => ({ task: t.task, improvement: t.improvement })),
   };
   return { ...partial, suggestions: deriveSuggestions(partial), samples };
+}
+
+/** One task's aggregate of one model's scores (the `tasks` rows of `sft eval suite`). */
+export interface SuiteTaskScore {
+  task: string;
+  n: number;
+  score: number;
+  pass_rate: number;
+  if_score: number;
+}
+
+/**
+ * Scores one model's precomputed responses on a suite: every sample scored as in a full
+ * evaluation, and per-task means through the same aggregation.
+ */
+export async function scoreResponsesFile(
+  suiteFile: string,
+  responsesFile: string,
+  code: CodeCheckSettings = {},
+): Promise<{
+  tasks: SuiteTaskScore[];
+  samples: ({ id: string; task: string; checker: string } & ModelSample)[];
+  gaps: string[];
+}> {
+  const items = await readSuite(suiteFile);
+  const gen = await PrecomputedGenerator.fromFile(responsesFile);
+  const responses = await gen.generate(items.map((it) => ({ id: it.id, prompt: it.prompt })));
+  const scored = await scoreModel(items, responses, undefined, code);
+  const gaps = [...new Set(scored.flatMap((s) => s.sandbox_gaps ?? []))].sort();
+  const tasks = [...new Set(items.map((it) => it.task))].map((task) => {
+    const a = aggregate(scored.filter((_, i) => items[i].task === task));
+    return {
+      task,
+      n: items.filter((it) => it.task === task).length,
+      score: a.score,
+      pass_rate: a.pass_rate,
+      if_score: a.if_score,
+    };
+  });
+  const samples = items.map((it, i) => ({ id: it.id, task: it.task, checker: it.checker, ...scored[i] }));
+  return { tasks, samples, gaps };
 }
 
 /** Reads CONFIG.yaml and runs it. */

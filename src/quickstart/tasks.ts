@@ -12,7 +12,7 @@
  * It reads Chinese instructions (as byte tokens) fine, so the Chinese tasks ask in Chinese
  * and take an English payload as the answer.
  */
-import type { SftRecord } from "../data/record.js";
+import type { SftRecord } from "../record/record.js";
 import { fnv1a32 } from "../util/hash.js";
 
 /** Seed words the TinyStories-trained default model already knows. */

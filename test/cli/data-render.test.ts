@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import type { SftRecord } from "../../src/data/record.js";
+import type { SftRecord } from "../../src/record/record.js";
 import { IGNORE_INDEX } from "../../src/tokenize/mask.js";
 import { loadTokenizer } from "../../src/tokenize/tokenizer.js";
 import { alpacaRecords, repoRoot, storiesGguf, tokenizerDir } from "../tokenize/helpers.js";

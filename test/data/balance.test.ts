@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { balanceRecords, groupKeyOf } from "../../src/data/balance.js";
-import type { SftRecord } from "../../src/data/record.js";
+import type { SftRecord } from "../../src/record/record.js";
 
 const rec = (id: string, type: string, topic: string | undefined, quality?: number): SftRecord => ({
   id,

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { SftRecord } from "../../src/data/record.js";
+import type { SftRecord } from "../../src/record/record.js";
 import { findLostContent } from "../../src/tokenize/content-loss.js";
 import { renderRecord, tokenizeRecord } from "../../src/tokenize/mask.js";
 import { preflight } from "../../src/tokenize/preflight.js";

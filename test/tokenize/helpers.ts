@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Message, SftRecord } from "../../src/data/record.js";
+import type { Message, SftRecord } from "../../src/record/record.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const sharedDir = resolve(repoRoot, "../shared");

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Message, SftRecord } from "../../src/data/record.js";
+import type { Message, SftRecord } from "../../src/record/record.js";
 import { IGNORE_INDEX, tokenizeRecord } from "../../src/tokenize/mask.js";
 import { segmentContent } from "../../src/tokenize/templates.js";
 import { loadTokenizer, type TextTokenizer } from "../../src/tokenize/tokenizer.js";

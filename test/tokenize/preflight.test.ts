@@ -1,7 +1,7 @@
 /** Each pre-flight check: a clean run on real data, and each failure with the message it gives. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { SftRecord } from "../../src/data/record.js";
+import type { SftRecord } from "../../src/record/record.js";
 import { packSamples } from "../../src/tokenize/pack.js";
 import { checkPacking, preflight } from "../../src/tokenize/preflight.js";
 import { loadTokenizer } from "../../src/tokenize/tokenizer.js";

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import type { SftRecord } from "../../src/data/record.js";
+import type { SftRecord } from "../../src/record/record.js";
 import {
   IGNORE_INDEX,
   renderGenerationPrompt,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { SftRecord } from "../../src/data/record.js";
+import type { SftRecord } from "../../src/record/record.js";
 import {
   IGNORE_INDEX,
   SampleRejectedError,

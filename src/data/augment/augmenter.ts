@@ -11,6 +11,10 @@ import { AUGMENT_METHODS } from "../../config/augment.js";
 import type { UsageMeter, UsageSummary } from "../../llm/accounting.js";
 import { type LlmStore, stableHash } from "../../llm/store.js";
 import { cosineSimilarity, type EmbeddingBackend, type LlmBackend } from "../../llm/types.js";
+import type { Message, SftRecord } from "../../record/record.js";
+import { normalizeForMatch } from "../../text/normalize.js";
+import { rougeL } from "../../text/rouge.js";
+import { isMostlyCjk } from "../../text/tokenize.js";
 import { makeRng, seedFrom, shuffled } from "../../util/rng.js";
 import { jobUsageSaver, rejectsPathFor } from "../build/builder.js";
 import { runSlots } from "../build/job.js";
@@ -18,10 +22,6 @@ import { renderPrompt } from "../build/prompts.js";
 import { writeJsonl } from "../io/index.js";
 import { instructionAndResponse } from "../quality/quality.js";
 import { lexicalRelevance } from "../quality/relevance.js";
-import type { Message, SftRecord } from "../record.js";
-import { normalizeForMatch } from "../text/normalize.js";
-import { rougeL } from "../text/rouge.js";
-import { isMostlyCjk } from "../text/tokenize.js";
 import { type FormatVariant, formatVariant } from "./format.js";
 import {
   CONTEXT_NAMES,

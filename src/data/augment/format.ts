@@ -2,7 +2,7 @@
  * Format variants that need no LLM: the same exchange as a labelled Q/A, as a short
  * dialogue (a greeting turn first, not trained), or as a structured (JSON) answer.
  */
-import type { Message } from "../record.js";
+import type { Message } from "../../record/record.js";
 
 export type FormatVariant = "qa" | "dialogue" | "structured";
 

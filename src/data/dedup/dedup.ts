@@ -8,9 +8,9 @@
  */
 import { createHash } from "node:crypto";
 import type { DedupConfig } from "../../config/build.js";
-import type { SftRecord } from "../record.js";
-import { normalizeForMatch } from "../text/normalize.js";
-import { tokenize } from "../text/tokenize.js";
+import type { SftRecord } from "../../record/record.js";
+import { normalizeForMatch } from "../../text/normalize.js";
+import { tokenize } from "../../text/tokenize.js";
 import { MinHashLsh } from "./minhash.js";
 import { RougeFilter } from "./rouge-filter.js";
 

@@ -6,8 +6,8 @@
  * signature's estimate of Jaccard similarity.
  */
 
+import { tokenize } from "../../text/tokenize.js";
 import { fnv1a32, mix32 } from "../../util/hash.js";
-import { tokenize } from "../text/tokenize.js";
 
 export interface MinHashOptions {
   numPerm: number;

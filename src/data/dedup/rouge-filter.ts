@@ -13,9 +13,9 @@
  *    overlap bound 2·o/(|a|+|b|) > θ before the O(|a|·|b|) LCS is computed.
  */
 
+import { lcsLength } from "../../text/rouge.js";
+import { tokenize } from "../../text/tokenize.js";
 import { fnv1a32 } from "../../util/hash.js";
-import { lcsLength } from "../text/rouge.js";
-import { tokenize } from "../text/tokenize.js";
 
 const COMMON = new Set(
   (

@@ -3,7 +3,7 @@
  * ([[question, answer], …] turns before the last one). The user turn is the instruction,
  * followed by a blank line and the input when the input is not empty.
  */
-import type { Message, SftRecord } from "../record.js";
+import type { Message, SftRecord } from "../../record/record.js";
 import {
   assertDefaultTraining,
   type Converted,

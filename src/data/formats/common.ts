@@ -4,7 +4,7 @@
  */
 import { basename, extname } from "node:path";
 import { SftError } from "../../errors.js";
-import type { RecordMeta, RecordOrigin, Role, SftRecord } from "../record.js";
+import type { RecordMeta, RecordOrigin, Role, SftRecord } from "../../record/record.js";
 
 export const FORMAT_NAMES = ["record", "alpaca", "sharegpt", "openai", "prompt-completion", "text"] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];

@@ -3,7 +3,7 @@
  * plain text and sftkit's own record format to and from the one record type.
  */
 import { SftError } from "../../errors.js";
-import type { SftRecord } from "../record.js";
+import type { SftRecord } from "../../record/record.js";
 import { alpacaFormat } from "./alpaca.js";
 import { type DatasetFormat, FORMAT_NAMES, type FormatName, isPlainObject, type Row } from "./common.js";
 import { openaiFormat } from "./openai.js";

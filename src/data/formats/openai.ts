@@ -4,7 +4,7 @@
  * string, null (assistant tool calls) or an array of text parts ({type: "text", text}, or
  * {type: "text", value} as some exporters write).
  */
-import { type Message, ROLES, type Role, type SftRecord, type ToolCall } from "../record.js";
+import { type Message, ROLES, type Role, type SftRecord, type ToolCall } from "../../record/record.js";
 import {
   type Converted,
   type DatasetFormat,

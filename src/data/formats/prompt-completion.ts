@@ -3,7 +3,7 @@
  * turn), or the conversational form where both are lists of chat messages (used on write
  * whenever the record has more turns or explicit per-turn train flags).
  */
-import type { SftRecord } from "../record.js";
+import type { SftRecord } from "../../record/record.js";
 import {
   type Converted,
   cannotWrite,

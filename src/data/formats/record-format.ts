@@ -1,7 +1,7 @@
 /**
  * sftkit's own record rows ({id, messages, meta}, see ../record.ts), read and written as is.
  */
-import { type SftRecord, sftRecordSchema } from "../record.js";
+import { type SftRecord, sftRecordSchema } from "../../record/record.js";
 import {
   assertKnownKeys,
   type Converted,

@@ -5,7 +5,7 @@
  * column (kept in meta.tools as given) are common companions.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { Message, SftRecord, ToolCall } from "../record.js";
+import type { Message, SftRecord, ToolCall } from "../../record/record.js";
 import {
   type Converted,
   type DatasetFormat,

@@ -2,7 +2,7 @@
  * Plain-text rows: one `text` field, read as a single trained assistant turn (continued
  * pre-training style data). Only records of that shape can be written back as text.
  */
-import type { SftRecord } from "../record.js";
+import type { SftRecord } from "../../record/record.js";
 import {
   assertDefaultTraining,
   type Converted,

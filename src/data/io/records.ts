@@ -3,6 +3,7 @@
  * Every rejected row carries file:line and the source field at fault.
  */
 import { SftError } from "../../errors.js";
+import { type SftRecord, sftRecordSchema } from "../../record/record.js";
 import type { ColumnMapping, Converted, FormatName } from "../formats/index.js";
 import {
   applyColumnMapping,
@@ -11,7 +12,6 @@ import {
   getFormat,
   recordToRow,
 } from "../formats/index.js";
-import { type SftRecord, sftRecordSchema } from "../record.js";
 import { recordProblems } from "../validate.js";
 import { fromError } from "./reject.js";
 import { type RowSource, readRows, writeRows } from "./rows.js";

@@ -6,7 +6,7 @@
  * is 20 word units and passes a "at least 10 words" rule. A token counter (a real
  * tokenizer) may be supplied and is then reported alongside.
  */
-import { countLength } from "../text/tokenize.js";
+import { countLength } from "../../text/tokenize.js";
 
 export interface LengthRule {
   min_words: number;

@@ -5,8 +5,8 @@
  */
 import type { QualityConfig } from "../../config/build.js";
 import type { EmbeddingBackend, LlmBackend } from "../../llm/types.js";
-import type { SftRecord } from "../record.js";
-import { countLength } from "../text/tokenize.js";
+import type { SftRecord } from "../../record/record.js";
+import { countLength } from "../../text/tokenize.js";
 import { checkCompleteness } from "./completeness.js";
 import { checkLength } from "./length.js";
 import { relevance } from "./relevance.js";

@@ -29,7 +29,7 @@
  * by an embedding model that is weak on the language.
  */
 import { cosineSimilarity, type EmbeddingBackend } from "../../llm/types.js";
-import { isCjkChar, tokenize } from "../text/tokenize.js";
+import { isCjkChar, tokenize } from "../../text/tokenize.js";
 
 const EN_STOP = new Set(
   (

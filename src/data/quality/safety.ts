@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { SftError } from "../../errors.js";
 import type { LlmBackend } from "../../llm/types.js";
-import { isCjkChar } from "../text/tokenize.js";
+import { isCjkChar } from "../../text/tokenize.js";
 
 export interface SafetyResult {
   ok: boolean;

@@ -3,8 +3,8 @@
  * which values are missing, and the normalised entropy (1 = perfectly even). Also lexical
  * diversity of the instructions (distinct-1/2: unique uni/bigrams over all of them).
  */
-import type { SftRecord } from "../record.js";
-import { tokenize } from "../text/tokenize.js";
+import type { SftRecord } from "../../record/record.js";
+import { tokenize } from "../../text/tokenize.js";
 import { type Taxonomy, taskPairs } from "./taxonomy.js";
 
 export interface DimensionCoverage {

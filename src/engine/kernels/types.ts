@@ -210,7 +210,7 @@ export interface Kernels {
   /** Sum of squares of x[0..n) (float64 accumulation), for gradient-norm clipping. */
   sumSquares(x: FloatArray, n: number): number;
 
-  // ---- Helpers added for the models (see CHANGES.md). Same conventions as above. ----
+  // ---- Mixed-precision and fused helpers. Same conventions as above. ----
 
   /**
    * `matmul` with b held as bfloat16 bit patterns (frozen base weights in bf16 halve memory).

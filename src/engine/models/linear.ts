@@ -53,12 +53,6 @@ export interface LoraScratch {
   dDropped: FloatArray;
 }
 
-/** Sizes of the saved LoRA tensors of one linear for `rows` rows (0 when it has no LoRA). */
-export function loraSavedSizes(lin: Linear, rows: number): { hidden: number; dropped: number } {
-  if (!lin.lora) return { hidden: 0, dropped: 0 };
-  return { hidden: rows * lin.lora.r, dropped: lin.lora.dropout > 0 ? rows * lin.inF : 0 };
-}
-
 function matmulWeight(
   k: Kernels,
   lin: Linear,

@@ -19,7 +19,7 @@
  * quotes and one trailing period removed, lower-cased unless `case_sensitive`.
  */
 import AjvModule from "ajv";
-import { rougeL } from "../../data/text/rouge.js";
+import { rougeL } from "../../text/rouge.js";
 import { type CodeLanguage, extractCode } from "../code/extract.js";
 import { runCodeTests } from "../code/run.js";
 import { isolationGaps } from "../code/sandbox.js";

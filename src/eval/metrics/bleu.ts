@@ -1,5 +1,5 @@
 /**
- * BLEU (Papineni et al. 2002) over the project's CJK-aware tokens (src/data/text/tokenize:
+ * BLEU (Papineni et al. 2002) over the project's CJK-aware tokens (src/text/tokenize:
  * lower-cased words for spaced scripts, one token per Han/Kana/Hangul character,
  * punctuation dropped), so Chinese is scored on characters as is customary.
  *
@@ -9,7 +9,7 @@
  * successive zero orders), so one missing 4-gram does not zero a decent answer.
  * Scores are in [0, 1].
  */
-import { tokenize } from "../../data/text/tokenize.js";
+import { tokenize } from "../../text/tokenize.js";
 
 export interface BleuStats {
   /** clipped matches per order 1..maxOrder */

@@ -6,7 +6,7 @@
  * orders and combined as F_β = (1+β²)·P·R / (β²·P + R). With `wordOrder` > 0 (chrF++),
  * word n-grams over the CJK-aware tokens are added as further orders. Scores in [0, 1].
  */
-import { tokenize } from "../../data/text/tokenize.js";
+import { tokenize } from "../../text/tokenize.js";
 
 export interface ChrfOptions {
   charOrder?: number;

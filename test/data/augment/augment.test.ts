@@ -10,8 +10,8 @@ import {
   formatVariant,
   paraphraseProblem,
 } from "../../../src/data/augment/index.js";
-import type { SftRecord } from "../../../src/data/record.js";
 import { createLlmBackend, LlmStore } from "../../../src/llm/index.js";
+import type { SftRecord } from "../../../src/record/record.js";
 import { startOpenAiServer } from "../../helpers/openai-server.js";
 
 const opts = { min_change: 0.15, min_meaning: 0.6 };

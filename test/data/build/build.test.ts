@@ -11,7 +11,6 @@ import {
   proposalProblem,
   renderPrompt,
 } from "../../../src/data/build/index.js";
-import type { SftRecord } from "../../../src/data/record.js";
 import {
   DEFAULT_TAXONOMY,
   diversityReport,
@@ -20,6 +19,7 @@ import {
   taskPairs,
 } from "../../../src/data/taxonomy/index.js";
 import { createLlmBackend, LlmStore } from "../../../src/llm/index.js";
+import type { SftRecord } from "../../../src/record/record.js";
 import { startOpenAiServer } from "../../helpers/openai-server.js";
 
 const seeds = resolve(new URL("../../../../shared/data/seeds", import.meta.url).pathname);

@@ -16,8 +16,8 @@ import { balanceRecords } from "../../../src/data/balance.js";
 import { buildInstructionData } from "../../../src/data/build/index.js";
 import { dedupRecords } from "../../../src/data/dedup/index.js";
 import { checkRecords, QualityChecker } from "../../../src/data/quality/index.js";
-import type { SftRecord } from "../../../src/data/record.js";
 import { createLlmBackend, LlmStore, UsageMeter } from "../../../src/llm/index.js";
+import type { SftRecord } from "../../../src/record/record.js";
 import { type Fault, type RunningServer, startOpenAiServer } from "../../helpers/openai-server.js";
 import { spawnSft } from "../../helpers/spawn-sft.js";
 

@@ -4,8 +4,8 @@ import { resolve } from "node:path";
 import { test } from "node:test";
 import { dedupConfigSchema } from "../../../src/config/build.js";
 import { Deduplicator, MinHashLsh, optimalBands, RougeFilter } from "../../../src/data/dedup/index.js";
-import type { SftRecord } from "../../../src/data/record.js";
-import { rougeL } from "../../../src/data/text/rouge.js";
+import type { SftRecord } from "../../../src/record/record.js";
+import { rougeL } from "../../../src/text/rouge.js";
 
 const seeds = resolve(new URL("../../../../shared/data/seeds", import.meta.url).pathname);
 const loadSeeds = (f: string) =>

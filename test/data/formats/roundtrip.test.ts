@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { recordToRow } from "../../../src/data/formats/index.js";
 import { readConvertedRows, readRecords, readRows, writeRecords } from "../../../src/data/io/index.js";
-import type { SftRecord } from "../../../src/data/record.js";
+import type { SftRecord } from "../../../src/record/record.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 const sft = (name: string) => resolve(repoRoot, "../shared/data/sft", name);

@@ -13,8 +13,8 @@ import {
   requestedItemCount,
   SafetyChecker,
 } from "../../../src/data/quality/index.js";
-import type { SftRecord } from "../../../src/data/record.js";
 import { OpenAiBackend, OpenAiEmbeddingBackend } from "../../../src/llm/index.js";
+import type { SftRecord } from "../../../src/record/record.js";
 import { startOpenAiServer } from "../../helpers/openai-server.js";
 
 const shared = resolve(new URL("../../../../shared", import.meta.url).pathname);
