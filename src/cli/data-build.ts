@@ -1,7 +1,12 @@
 /** `sft data build CONFIG.yaml`: generate instruction data with an LLM (resumable). */
 import type { Command } from "commander";
 import { type BuildConfig, loadBuildConfig } from "../config/build.js";
-import { buildInstructionData, loadSeedTasks, statePathFor } from "../data/build/index.js";
+import {
+  type BuildProgress,
+  buildInstructionData,
+  loadSeedTasks,
+  statePathFor,
+} from "../data/build/index.js";
 import { lockOutput } from "../data/build/output-lock.js";
 import { loadTaxonomy } from "../data/taxonomy/taxonomy.js";
 import { createLlmBackend, LlmStore, type Pricing, UsageMeter } from "../llm/index.js";
@@ -37,22 +42,48 @@ export async function runDataBuild(file: string, opts: { quiet?: boolean } = {})
       onRetry: (r) => log(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`),
     });
     let lastLog = 0;
+    const started = new Map<string, { at: number; done: number }>();
     const result = await buildInstructionData(config, {
       backend,
       store,
       meter,
       onProgress: (p) => {
+        if (!started.has(p.phase)) started.set(p.phase, { at: Date.now(), done: p.done });
         if (Date.now() - lastLog > 2000 || p.done === p.total) {
           lastLog = Date.now();
-          log(`${p.phase}: ${p.done}/${p.total}${p.resumed ? ` (${p.resumed} resumed)` : ""}`);
+          log(progressLine(p, started.get(p.phase)!, Date.now()));
         }
       },
     });
     process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (result.written < result.target) {
+      process.stderr.write(
+        `error: built ${result.written} of ${result.target} rows${result.stopped_by ? `: ${result.stopped_by}` : ""}; ${result.rejected} rejected (see ${result.rejects}).\n  hint: raise the budget or max_rounds, or lower the target, and rerun the same command: finished requests are cached and not paid again\n`,
+      );
+      process.exitCode = 3;
+    }
   } finally {
     store.close();
     lock.release();
   }
+}
+
+/** One progress line: phase, rows kept, rejects by reason, requests, ETA of the phase. */
+export function progressLine(p: BuildProgress, start: { at: number; done: number }, now: number): string {
+  const rejects = Object.entries(p.rejects)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+  const rate = (p.done - start.done) / Math.max(1, now - start.at);
+  const left = p.total - p.done;
+  const eta = left <= 0 ? "done" : rate > 0 ? `ETA ${formatSeconds(left / rate / 1000)}` : "ETA unknown";
+  return `${p.phase}: ${p.done}/${p.total}${p.resumed ? ` (${p.resumed} resumed)` : ""}; kept ${p.kept}; rejects ${rejects || "0"}; requests ${p.requests}; ${eta}`;
+}
+
+function formatSeconds(s: number): string {
+  if (s < 60) return `${Math.ceil(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 export function register(parent: Command): void {

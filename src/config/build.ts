@@ -171,8 +171,27 @@ export const buildConfigSchema = z
     /** taxonomy YAML/JSON file (default: the built-in one) */
     taxonomy: z.string().min(1).optional(),
     self_instruct: selfInstructSchema.optional(),
+    /**
+     * Stop sending requests once this run has sent max_requests (retries included), used
+     * max_tokens (prompt + completion) or spent max_cost (needs llm.price). Cached answers
+     * are free and never count. What is finished stays written; a rerun resumes.
+     */
+    budget: z
+      .strictObject({
+        max_requests: positiveInt.optional(),
+        max_tokens: positiveInt.optional(),
+        max_cost: z.number().positive().optional(),
+      })
+      .optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.budget?.max_cost !== undefined && !c.llm.price)
+      ctx.addIssue({
+        code: "custom",
+        path: ["budget", "max_cost"],
+        message:
+          "max_cost needs llm.price ({ prompt_per_million, completion_per_million }) to count the cost",
+      });
     if (c.mode === "topics" && c.topics.length === 0)
       ctx.addIssue({ code: "custom", path: ["topics"], message: "mode topics needs at least one topic" });
     if (c.mode === "self-instruct" && !c.self_instruct)

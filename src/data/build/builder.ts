@@ -6,6 +6,11 @@
  *    kept in earlier rounds; the ROUGE-L filter drops near copies; kept tasks get responses.
  * Every LLM call goes through the response cache and every finished slot is committed to the
  * job store, so reruns resume; the output is written atomically in slot order.
+ *
+ * A `budget` (requests, tokens, cost of this run) is checked before every request; when it
+ * is spent no further request is sent, what was finished is written, and the result says
+ * why the build stopped. The result always gives the target row count, so a shortfall is
+ * reported (the CLI exits 3) instead of passing as success.
  */
 import { createHash } from "node:crypto";
 import type { BuildConfig, PromptType } from "../../config/build.js";
@@ -22,11 +27,34 @@ import { defaultPrompts, type PromptSet, parseInstructionReply, renderPrompt, us
 import { makeRng, sample, seedFrom } from "./rng.js";
 import { loadSeedTasks, type SeedTask } from "./seeds.js";
 
+export interface BuildProgress extends SlotJobProgress {
+  phase: string;
+  /** rows kept so far (propose: instructions kept; generate/respond: rows written) */
+  kept: number;
+  /** rejected candidates so far, by reason kind */
+  rejects: Record<string, number>;
+  /** requests sent by this run (retries included; cached answers are not requests) */
+  requests: number;
+}
+
 export interface BuildRuntime {
   backend: LlmBackend;
   store: LlmStore;
   meter?: UsageMeter;
-  onProgress?: (p: SlotJobProgress & { phase: string }) => void;
+  onProgress?: (p: BuildProgress) => void;
+}
+
+/** Thrown by the request guard when the build's budget is spent. */
+export class BudgetSpent extends Error {}
+
+/** The kind of a reject reason, without its numbers: "rouge-l", "empty instruction", … */
+export function rejectKind(reason: string): string {
+  return (
+    reason
+      .split(/[:,(]|\s[\d.<>]/)[0]
+      .trim()
+      .slice(0, 40) || reason.slice(0, 40)
+  );
 }
 
 export interface BuildResult {
@@ -37,6 +65,10 @@ export interface BuildResult {
   rejected: number;
   /** slots already done when this run started (non-zero after a resume) */
   resumed: number;
+  /** rows the config asks for: topics × prompt types × per_topic, or num_instructions */
+  target: number;
+  /** why the build stopped before trying every row (a spent budget, max_rounds) */
+  stopped_by?: string;
   usage?: UsageSummary;
 }
 
@@ -111,13 +143,58 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
   const idPrefix = job.slice(6, 14);
   const saveUsage = jobUsageSaver(rt.store, job, rt.meter);
 
-  const ask = async (messages: ChatMessage[], maxTokens: number, slotSeed: number) => {
-    const r = await rt.backend.chat(messages, {
-      temperature: config.generation.temperature,
-      top_p: config.generation.top_p,
-      max_tokens: maxTokens,
-      seed: slotSeed,
+  const budget = config.budget;
+  let inFlight = 0;
+  let asked = 0;
+  const requestsSent = () => {
+    const u = rt.meter?.summary();
+    return u ? u.requests + u.retries : asked;
+  };
+  /** Why no further request may be sent, or undefined while the budget lasts. */
+  const budgetSpent = (): string | undefined => {
+    if (!budget) return undefined;
+    const u = rt.meter?.summary();
+    if (budget.max_requests !== undefined && requestsSent() + inFlight >= budget.max_requests)
+      return `budget.max_requests ${budget.max_requests} reached (${requestsSent() + inFlight} requests sent)`;
+    if (budget.max_tokens !== undefined && u && u.prompt_tokens + u.completion_tokens >= budget.max_tokens)
+      return `budget.max_tokens ${budget.max_tokens} reached (${u.prompt_tokens + u.completion_tokens} tokens used)`;
+    if (budget.max_cost !== undefined && u && u.cost >= budget.max_cost)
+      return `budget.max_cost ${budget.max_cost} reached (cost ${u.cost.toFixed(4)})`;
+    return undefined;
+  };
+  const stats = { kept: 0, rejects: new Map<string, number>() };
+  const noteReject = (reasons: string[]) => {
+    const k = rejectKind(reasons[0] ?? "rejected");
+    stats.rejects.set(k, (stats.rejects.get(k) ?? 0) + 1);
+  };
+  const report = (p: SlotJobProgress, phase: string, kept: number) =>
+    rt.onProgress?.({
+      ...p,
+      phase,
+      kept,
+      rejects: Object.fromEntries(stats.rejects),
+      requests: requestsSent(),
     });
+
+  const ask = async (messages: ChatMessage[], maxTokens: number, slotSeed: number) => {
+    const spent = budgetSpent();
+    if (spent) throw new BudgetSpent(spent);
+    const before = rt.meter?.summary().cached_requests;
+    inFlight++;
+    asked++;
+    let r: Awaited<ReturnType<LlmBackend["chat"]>>;
+    try {
+      r = await rt.backend.chat(messages, {
+        temperature: config.generation.temperature,
+        top_p: config.generation.top_p,
+        max_tokens: maxTokens,
+        seed: slotSeed,
+      });
+    } finally {
+      inFlight--;
+    }
+    // a cached answer was not a request
+    if (before !== undefined && rt.meter!.summary().cached_requests > before) asked--;
     return r.choices[0];
   };
 
@@ -154,11 +231,20 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
 
   const parallel = config.llm.concurrency * 2;
   let progress: SlotJobProgress;
-  if (config.mode === "topics") {
-    const plan: Array<{ topic: string; type: PromptType }> = [];
+  let stoppedBy: string | undefined;
+  const plan: Array<{ topic: string; type: PromptType }> = [];
+  if (config.mode === "topics")
     for (const topic of config.topics)
       for (const type of config.prompt_types)
         for (let k = 0; k < config.per_topic; k++) plan.push({ topic, type });
+  const target = config.mode === "topics" ? plan.length : config.self_instruct!.num_instructions;
+  // a spent budget ends generation, not the build: what is finished is still written
+  const stopOnBudget = (e: unknown): SlotJobProgress => {
+    if (!(e instanceof BudgetSpent)) throw e;
+    stoppedBy ??= e.message;
+    return { done: 0, total: target, resumed: 0 };
+  };
+  if (config.mode === "topics") {
     const slots = plan.map((_, i) => i);
     progress = await runSlots(
       rt.store,
@@ -187,6 +273,7 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
           style: draw.style,
         };
         if (!instruction) {
+          noteReject(["empty instruction"]);
           return {
             status: "rejected",
             data: { stage: "build", reasons: ["empty instruction"], candidate: reply.text, meta },
@@ -194,12 +281,15 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
         }
         const response = await respond(instruction, input, slotSeed);
         const record = makeRecord(slot, instruction, input, response, meta);
-        if (!response.text.trim())
+        if (!response.text.trim()) {
+          noteReject(["empty response"]);
           return { status: "rejected", data: { stage: "build", reasons: ["empty response"], record } };
+        }
+        stats.kept++;
         return { status: "ok", data: record };
       },
-      { parallel, onCommit: saveUsage, onProgress: (p) => rt.onProgress?.({ ...p, phase: "generate" }) },
-    );
+      { parallel, onCommit: saveUsage, onProgress: (p) => report(p, "generate", stats.kept) },
+    ).catch(stopOnBudget);
   } else {
     progress = await selfInstruct(
       config,
@@ -212,7 +302,8 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
       makeRecord,
       parallel,
       saveUsage,
-    );
+      { noteReject, report, stop: (why) => (stoppedBy ??= why) },
+    ).catch(stopOnBudget);
   }
 
   const out = config.out;
@@ -243,6 +334,8 @@ export async function buildInstructionData(config: BuildConfig, rt: BuildRuntime
     written,
     rejected,
     resumed: progress.resumed,
+    target,
+    ...(stoppedBy ? { stopped_by: stoppedBy } : {}),
     usage: saveUsage(),
   };
 }
@@ -321,6 +414,11 @@ async function selfInstruct(
   ) => SftRecord,
   parallel: number,
   saveUsage: () => void,
+  track: {
+    noteReject: (reasons: string[]) => void;
+    report: (p: SlotJobProgress, phase: string, kept: number) => void;
+    stop: (why: string) => void;
+  },
 ): Promise<SlotJobProgress> {
   const si = config.self_instruct!;
   const candJob = `${job}:candidates`;
@@ -332,54 +430,70 @@ async function selfInstruct(
   let resumedCandidates = 0;
   // Rounds are replayed from the stored candidates on resume, so the pool (and therefore
   // every later prompt) is the same as in an uninterrupted run.
-  for (let round = 0; round < si.max_rounds && kept.length < si.num_instructions; round++) {
+  let budgetStop: BudgetSpent | undefined;
+  let round = 0;
+  for (; round < si.max_rounds && kept.length < si.num_instructions; round++) {
     const slots = Array.from({ length: si.batch_size }, (_, j) => round * si.batch_size + j);
     const poolSnapshot = pool.slice();
-    const p = await runSlots(
-      rt.store,
-      candJob,
-      slots,
-      async (slot) => {
-        const rng = makeRng(seedFrom(config.seed, "slot", slot));
-        const examples = [
-          ...sample(seeds, si.seed_examples, rng),
-          ...sample(poolSnapshot, si.machine_examples, rng),
-        ].map(formatSeedExample);
-        const reply = await ask(
-          [
-            {
-              role: "user",
-              content: renderPrompt(prompts.self_instruct, {
-                examples: examples.join("\n"),
-                n: examples.length + 1,
-              }),
-            },
-          ],
-          config.generation.instruction_max_tokens,
-          seedFrom(config.seed, "slot", slot),
-        );
-        return { status: "ok", data: reply.text };
-      },
-      { parallel, onCommit: saveUsage },
-    );
+    let p: SlotJobProgress;
+    try {
+      p = await runSlots(
+        rt.store,
+        candJob,
+        slots,
+        async (slot) => {
+          const rng = makeRng(seedFrom(config.seed, "slot", slot));
+          const examples = [
+            ...sample(seeds, si.seed_examples, rng),
+            ...sample(poolSnapshot, si.machine_examples, rng),
+          ].map(formatSeedExample);
+          const reply = await ask(
+            [
+              {
+                role: "user",
+                content: renderPrompt(prompts.self_instruct, {
+                  examples: examples.join("\n"),
+                  n: examples.length + 1,
+                }),
+              },
+            ],
+            config.generation.instruction_max_tokens,
+            seedFrom(config.seed, "slot", slot),
+          );
+          return { status: "ok", data: reply.text };
+        },
+        { parallel, onCommit: saveUsage },
+      );
+    } catch (e) {
+      if (!(e instanceof BudgetSpent)) throw e;
+      // judge the proposals that did come back, then stop
+      budgetStop = e;
+      p = { done: 0, total: slots.length, resumed: 0 };
+    }
     resumedCandidates += p.resumed;
     for (const slot of slots) {
-      const text = rt.store.slot(candJob, slot)!.data as string;
+      const row = rt.store.slot(candJob, slot);
+      if (!row) continue;
+      const text = row.data as string;
       const { instruction, input } = parseInstructionReply(text);
+      const reject = (reasons: string[], candidate: unknown) => {
+        rejects.set(slot, { reasons, candidate });
+        track.noteReject(reasons);
+      };
       if (!instruction) {
-        rejects.set(slot, { reasons: ["empty instruction"], candidate: text });
+        reject(["empty instruction"], text);
         continue;
       }
       const problem = proposalProblem(instruction, si);
       if (problem) {
-        rejects.set(slot, { reasons: [problem], candidate: { instruction, input } });
+        reject([problem], { instruction, input });
         continue;
       }
       const hit = filter.findSimilar(instruction);
       if (hit) {
-        rejects.set(slot, {
-          reasons: [`rouge-l ${hit.score.toFixed(3)} > ${si.rouge_threshold} with a kept instruction`],
-          candidate: { instruction, input },
+        reject([`rouge-l ${hit.score.toFixed(3)} > ${si.rouge_threshold} with a kept instruction`], {
+          instruction,
+          input,
         });
         continue;
       }
@@ -388,18 +502,24 @@ async function selfInstruct(
       pool.push({ instruction, input });
       kept.push({ slot, instruction, input });
     }
-    rt.onProgress?.({
-      phase: "propose",
-      done: kept.length,
-      total: si.num_instructions,
-      resumed: resumedCandidates,
-    });
+    track.report(
+      { done: kept.length, total: si.num_instructions, resumed: resumedCandidates },
+      "propose",
+      kept.length,
+    );
+    if (budgetStop) break;
   }
+  if (!budgetStop && kept.length < si.num_instructions)
+    track.stop(
+      `max_rounds ${si.max_rounds} reached with ${kept.length} of ${si.num_instructions} instructions kept (${round * si.batch_size} proposals)`,
+    );
   for (const [slot, r] of rejects) {
     if (rt.store.slot(job, slot) === undefined)
       rt.store.saveSlot(job, { slot, status: "rejected", data: { stage: "self-instruct", ...r } });
   }
+  if (budgetStop) throw budgetStop;
   const bySlot = new Map(kept.map((k) => [k.slot, k]));
+  let responded = 0;
   return runSlots(
     rt.store,
     job,
@@ -409,8 +529,9 @@ async function selfInstruct(
       const slotSeed = seedFrom(config.seed, "slot", slot);
       const response = await respond(k.instruction, k.input, slotSeed);
       const record = makeRecord(slot, k.instruction, k.input, response, { type: "self-instruct" });
+      responded++;
       return { status: "ok", data: record };
     },
-    { parallel, onCommit: saveUsage, onProgress: (p) => rt.onProgress?.({ ...p, phase: "respond" }) },
+    { parallel, onCommit: saveUsage, onProgress: (p) => track.report(p, "respond", p.resumed + responded) },
   );
 }

@@ -1,11 +1,14 @@
 export { makeRng, sample, seedFrom, shuffled } from "../../util/rng.js";
 export {
+  BudgetSpent,
+  type BuildProgress,
   type BuildResult,
   type BuildRuntime,
   buildInstructionData,
   jobUsageSaver,
   proposalProblem,
   type RejectedRow,
+  rejectKind,
   rejectsPathFor,
   statePathFor,
 } from "./builder.js";
