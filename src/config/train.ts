@@ -16,6 +16,13 @@ export const MASK_POLICIES = ["all_assistant", "last_assistant", "include_prompt
 export const TRUNCATION_MODES = ["truncate_response", "keep_whole_turns", "drop"] as const;
 /** PEFT's special value: every linear layer of the blocks the architecture allows LoRA on. */
 export const ALL_LINEAR = "all-linear";
+/** How the frozen base of a LoRA run is held in memory. */
+export const BASE_DTYPES = ["f32", "bf16", "q8_0", "q4_0"] as const;
+export type BaseDtype = (typeof BASE_DTYPES)[number];
+/** The quantized ones need the block-dequantizing matmul kernels, which this build lacks. */
+const UNSUPPORTED_BASE_DTYPES: readonly BaseDtype[] = ["q8_0", "q4_0"];
+/** The names HF, Axolotl and LLaMA-Factory configs use, and the base dtype each means. */
+const BASE_DTYPE_ALIASES = { bf16: "bf16", load_in_8bit: "q8_0", load_in_4bit: "q4_0" } as const;
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -97,6 +104,14 @@ export const trainConfigSchema = z
     neftune_noise_alpha: z.number().positive().optional(),
 
     gradient_checkpointing: z.boolean().default(false),
+    /** LoRA: hold the frozen base in this precision (default f32); see resolveBaseDtype */
+    base_dtype: z.enum(BASE_DTYPES).optional(),
+    /** `bf16: true` = `base_dtype: bf16` */
+    bf16: z.boolean().optional(),
+    /** `load_in_8bit: true` = `base_dtype: q8_0` */
+    load_in_8bit: z.boolean().optional(),
+    /** `load_in_4bit: true` = `base_dtype: q4_0` */
+    load_in_4bit: z.boolean().optional(),
     max_seq_length: positiveInt.default(1024),
     packing: z.boolean().default(false),
     /** named prompt template (alpaca, vicuna, …) */
@@ -135,6 +150,29 @@ export const trainConfigSchema = z
         path: ["template"],
         message: "both `template` and `chat_template` are set; choose one",
       });
+    const asked: [string, BaseDtype][] = [];
+    if (c.base_dtype) asked.push(["base_dtype", c.base_dtype]);
+    for (const [key, dtype] of Object.entries(BASE_DTYPE_ALIASES))
+      if (c[key as keyof typeof BASE_DTYPE_ALIASES]) asked.push([key, dtype]);
+    const distinct = [...new Set(asked.map(([, d]) => d))];
+    if (distinct.length > 1)
+      ctx.addIssue({
+        code: "custom",
+        path: [asked[1][0]],
+        message: `conflicting base precisions: ${asked.map(([k, d]) => `${k} (${d})`).join(", ")}; set only base_dtype`,
+      });
+    else if (distinct.length === 1 && UNSUPPORTED_BASE_DTYPES.includes(distinct[0]))
+      ctx.addIssue({
+        code: "custom",
+        path: [asked[0][0]],
+        message: `base precision ${distinct[0]} is not available in this version (no quantized matmul kernels yet); use base_dtype: f32 or bf16`,
+      });
+    else if (distinct.length === 1 && distinct[0] !== "f32" && c.finetuning_type === "full")
+      ctx.addIssue({
+        code: "custom",
+        path: [asked[0][0]],
+        message: `base precision ${distinct[0]} applies to a frozen base; full fine-tuning trains every weight in f32 (use finetuning_type: lora, or drop ${asked[0][0]})`,
+      });
     if (c.load_best_model_at_end && c.save_steps > 0 && c.eval_steps > 0 && c.save_steps % c.eval_steps)
       ctx.addIssue({
         code: "custom",
@@ -144,6 +182,14 @@ export const trainConfigSchema = z
   });
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
+
+/** The frozen base's precision a (validated) config asks for: base_dtype or one of its aliases. */
+export function resolveBaseDtype(c: TrainConfig): BaseDtype {
+  if (c.base_dtype) return c.base_dtype;
+  for (const [key, dtype] of Object.entries(BASE_DTYPE_ALIASES))
+    if (c[key as keyof typeof BASE_DTYPE_ALIASES]) return dtype;
+  return "f32";
+}
 /** What a user writes: every field with a default is optional. */
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
 
