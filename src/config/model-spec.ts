@@ -52,6 +52,9 @@ const ALIASES = [
   ["load_in_4bit", "q4_0"],
 ] as const;
 
+/** The quantized ones need the block-dequantizing matmul kernels, which this build lacks. */
+const UNSUPPORTED_BASE_DTYPES: readonly BaseDtype[] = ["q8_0", "q4_0"];
+
 type SpecLike = {
   template?: string;
   chat_template?: boolean | string;
@@ -69,14 +72,21 @@ export function refineModelSpec(c: SpecLike, ctx: z.RefinementCtx): void {
       path: ["template"],
       message: "both `template` and `chat_template` are set; choose one",
     });
-  const asked = new Set<BaseDtype>();
-  if (c.base_dtype) asked.add(c.base_dtype);
-  for (const [key, dtype] of ALIASES) if (c[key] === true) asked.add(dtype);
-  if (asked.size > 1)
+  const asked: [string, BaseDtype][] = [];
+  if (c.base_dtype) asked.push(["base_dtype", c.base_dtype]);
+  for (const [key, dtype] of ALIASES) if (c[key] === true) asked.push([key, dtype]);
+  const distinct = [...new Set(asked.map(([, d]) => d))];
+  if (distinct.length > 1)
     ctx.addIssue({
       code: "custom",
-      path: ["base_dtype"],
-      message: `the base dtype is given twice, differently (${[...asked].join(", ")}); set base_dtype alone`,
+      path: [asked[1][0]],
+      message: `conflicting base precisions: ${asked.map(([k, d]) => `${k} (${d})`).join(", ")}; set only base_dtype`,
+    });
+  else if (distinct.length === 1 && UNSUPPORTED_BASE_DTYPES.includes(distinct[0]))
+    ctx.addIssue({
+      code: "custom",
+      path: [asked[0][0]],
+      message: `base precision ${distinct[0]} is not available in this version (no quantized matmul kernels yet); use base_dtype: f32 or bf16`,
     });
 }
 

@@ -15,7 +15,14 @@ import {
   valuesFromFlags,
 } from "./flags.js";
 import { type ConfigSource, checkConfig, loadConfig, type PathField } from "./load.js";
-import { MASK_POLICIES, modelSpecShape, refineModelSpec } from "./model-spec.js";
+import {
+  BASE_DTYPES,
+  type BaseDtype,
+  baseDtypeOf,
+  MASK_POLICIES,
+  modelSpecShape,
+  refineModelSpec,
+} from "./model-spec.js";
 
 export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
 export { MASK_POLICIES };
@@ -23,6 +30,7 @@ export { MASK_POLICIES };
 export const TRUNCATION_MODES = ["truncate_response", "keep_whole_turns", "drop"] as const;
 /** PEFT's special value: every linear layer of the blocks the architecture allows LoRA on. */
 export const ALL_LINEAR = "all-linear";
+export { BASE_DTYPES, type BaseDtype };
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -128,6 +136,17 @@ export const trainConfigSchema = z
         message: "both `data` and `datasets` are set; use one (add `data` as an entry of `datasets`)",
       });
     refineModelSpec(c, ctx);
+    const dtype = baseDtypeOf(c);
+    if (dtype !== "f32" && c.finetuning_type === "full") {
+      const key = c.base_dtype
+        ? "base_dtype"
+        : (["bf16", "load_in_8bit", "load_in_4bit"] as const).find((k) => c[k]);
+      ctx.addIssue({
+        code: "custom",
+        path: [key ?? "base_dtype"],
+        message: `base precision ${dtype} applies to a frozen base; full fine-tuning trains every weight in f32 (use finetuning_type: lora, or drop ${key ?? "base_dtype"})`,
+      });
+    }
     if (c.load_best_model_at_end && c.save_steps > 0 && c.eval_steps > 0 && c.save_steps % c.eval_steps)
       ctx.addIssue({
         code: "custom",
@@ -137,6 +156,11 @@ export const trainConfigSchema = z
   });
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
+
+/** The frozen base's precision a (validated) config asks for: base_dtype or one of its aliases. */
+export function resolveBaseDtype(c: TrainConfig): BaseDtype {
+  return baseDtypeOf(c);
+}
 /** What a user writes: every field with a default is optional. */
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
 

@@ -5,7 +5,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ALL_LINEAR, type TrainConfig } from "../config/train.js";
+import { ALL_LINEAR, resolveBaseDtype, type TrainConfig } from "../config/train.js";
 import { loadCheckpoint, saveHfModel } from "../engine/checkpoint/hf.js";
 import { hfTokenizerFromGguf } from "../engine/checkpoint/hf-tokenizer.js";
 import { readPeftAdapter, writePeftAdapter } from "../engine/checkpoint/peft.js";
@@ -113,6 +113,8 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
     seed: config.seed,
     lora,
     gradientCheckpointing: config.gradient_checkpointing,
+    // validation admits only f32 and bf16 until the quantized kernels exist
+    frozenBf16: resolveBaseDtype(config) === "bf16",
   });
   if (config.adapter) {
     if (!model.lora)

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import {
   configFromFlags,
+  resolveBaseDtype,
   resolveTrainConfig,
   TRAIN_CONFIG_KEYS,
   TRAIN_FLAGS,
@@ -124,4 +125,32 @@ test("every option is a flag; the DESIGN.md short names are aliases", () => {
   ]);
   assert.deepEqual(c.lora.target_modules, ["q_proj", "v_proj"]);
   assert.equal(c.packing, true);
+});
+
+test("base_dtype and its HF/Axolotl spellings: f32 default, bf16 accepted, conflicts and quantized bases explained", () => {
+  const base = "model: m\noutput_dir: o\ndata: d.jsonl\n";
+  assert.equal(resolveBaseDtype(resolveTrainConfig(yamlFile(base), {})), "f32");
+  assert.equal(resolveBaseDtype(resolveTrainConfig(yamlFile(`${base}base_dtype: bf16\n`), {})), "bf16");
+  assert.equal(resolveBaseDtype(resolveTrainConfig(yamlFile(`${base}bf16: true\n`), {})), "bf16");
+  assert.equal(
+    resolveBaseDtype(
+      resolveTrainConfig(undefined, configFromFlags({ model: "m", out: "o", data: "d", baseDtype: "bf16" })),
+    ),
+    "bf16",
+    "--base-dtype flag",
+  );
+  const fails = (yaml: string, re: RegExp) =>
+    assert.throws(
+      () => resolveTrainConfig(yamlFile(base + yaml), {}),
+      (e: unknown) => e instanceof SftError && re.test(e.format()),
+      yaml,
+    );
+  fails(
+    "base_dtype: bf16\nload_in_4bit: true\n",
+    /train\.yaml:5: .*conflicting base precisions: base_dtype \(bf16\), load_in_4bit \(q4_0\)/,
+  );
+  fails("load_in_8bit: true\n", /train\.yaml:4: .*q8_0 is not available in this version/);
+  fails("base_dtype: q4_0\n", /q4_0 is not available/);
+  fails("base_dtype: fp8\n", /base_dtype/);
+  fails("finetuning_type: full\nbf16: true\n", /applies to a frozen base; full fine-tuning/);
 });
