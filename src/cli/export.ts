@@ -2,17 +2,22 @@
  * `sft export`: write a model (optionally with a LoRA adapter merged in) as a Hugging Face
  * directory or a llama.cpp GGUF file, tokenizer included.
  */
+
+import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { exportModel } from "../engine/checkpoint/export.js";
+import { writeOllamaModelfile } from "../engine/checkpoint/ollama.js";
 import { SftError } from "../errors.js";
 
 interface ExportFlags {
   model: string;
   adapter?: string;
-  out: string;
+  out?: string;
   format?: string;
   dtype?: string;
   maxShardSize?: string;
+  ollama?: string;
+  system?: string;
 }
 
 /** "5GB", "500MB", "2e9" → bytes. */
@@ -38,6 +43,13 @@ export function parseByteSize(text: string): number {
 }
 
 export function runExport(f: ExportFlags): string[] {
+  if (f.ollama) return runOllamaExport(f, f.ollama);
+  if (!f.out) {
+    throw new SftError("no output given", {
+      where: { field: "--out" },
+      hint: "pass --out PATH or --ollama DIR",
+    });
+  }
   const format = f.format ?? (f.out.endsWith(".gguf") ? "gguf" : "hf");
   if (format !== "hf" && format !== "gguf") {
     throw new SftError(`unknown --format "${format}"`, {
@@ -55,12 +67,49 @@ export function runExport(f: ExportFlags): string[] {
   });
 }
 
+/** The name `ollama create` gets: the folder's name, as Ollama accepts model names. */
+function ollamaName(dir: string): string {
+  return (
+    basename(resolve(dir))
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, "-") || "model"
+  );
+}
+
+/** `--ollama DIR`: DIR/model.gguf and DIR/Modelfile; prints the `ollama create` command. */
+function runOllamaExport(f: ExportFlags, dir: string): string[] {
+  if (f.format && f.format !== "gguf") {
+    throw new SftError(`--ollama writes a GGUF, not --format ${f.format}`, { where: { field: "--format" } });
+  }
+  const gguf = f.out ?? join(dir, "model.gguf");
+  const files = exportModel({
+    model: f.model,
+    out: gguf,
+    format: "gguf",
+    ...(f.adapter ? { adapter: f.adapter } : {}),
+    ...(f.dtype ? { dtype: f.dtype } : {}),
+  });
+  const mf = writeOllamaModelfile(dir, gguf, f.system ? { system: f.system } : {});
+  process.stderr.write(
+    `${mf.format ? `chat template: ${mf.format}` : "chat template: none written (not chatml or llama3); add a TEMPLATE by hand"}
+` +
+      `run: ollama create ${ollamaName(dir)} -f ${mf.path}
+`,
+  );
+  return [...files, mf.path];
+}
+
 export function register(parent: Command): void {
   parent
     .command("export")
     .description("write a model (with a LoRA adapter merged in) as a Hugging Face directory or a GGUF file")
     .requiredOption("--model <path>", "HF model directory or .gguf file")
-    .requiredOption("--out <path>", "output directory (hf) or .gguf file (gguf)")
+    .option("--out <path>", "output directory (hf) or .gguf file (gguf)")
+    .option(
+      "--ollama <dir>",
+      "write DIR/model.gguf and an Ollama Modelfile, and print the ollama create command",
+    )
+    .option("--system <text>", "with --ollama: the Modelfile's SYSTEM prompt")
     .option("--adapter <dir>", "PEFT LoRA adapter directory to merge into the weights")
     .option("--format <hf|gguf>", "output format (default: gguf when --out ends in .gguf, else hf)")
     .option("--dtype <type>", "hf: F32 (default), F16, BF16; gguf: F16 (default), F32, BF16, Q8_0, Q4_0")
@@ -69,7 +118,8 @@ export function register(parent: Command): void {
       "after",
       "\nExamples:\n" +
         "  sft export --model runs/a/model --out merged/\n" +
-        "  sft export --model base/ --adapter runs/a/adapter --out merged.gguf --dtype Q8_0\n",
+        "  sft export --model base/ --adapter runs/a/adapter --out merged.gguf --dtype Q8_0\n" +
+        "  sft export --model runs/a/model --ollama ollama/mymodel --dtype Q8_0\n",
     )
     .action((opts: ExportFlags) => {
       for (const file of runExport(opts)) process.stdout.write(`${file}\n`);
