@@ -23,12 +23,21 @@ import { register as evalCommand } from "./eval.js";
 import { register as exportCommand } from "./export.js";
 import { register as generate } from "./generate.js";
 import { register as grads } from "./grads.js";
+import { register as handoff } from "./handoff.js";
 import { register as quickstart } from "./quickstart.js";
 import { register as train } from "./train.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [grads, train, generate, evalCommand, exportCommand, quickstart];
+export const COMMANDS: RegisterCommand[] = [
+  grads,
+  train,
+  generate,
+  evalCommand,
+  exportCommand,
+  handoff,
+  quickstart,
+];
 
 export const DATA_COMMANDS: RegisterCommand[] = [
   dataBuild,

@@ -342,26 +342,40 @@ function toTrainBatch(rows: (PackedRow | Sample)[], padId: number): TrainBatch {
   };
 }
 
-/** The loop's view of the data: the per-epoch micro-batch plan and the eval batches. */
-export function buildTrainingData(prepared: PreparedData, config: TrainConfig, padId: number): TrainingData {
+/**
+ * The rows of one epoch in training order: the weighted task mix of (seed, epoch), packed
+ * and shuffled when packing is on. Hand-offs to other trainers write these same rows.
+ */
+export function epochRows(
+  prepared: PreparedData,
+  config: TrainConfig,
+  epoch: number,
+): (PackedRow | Sample)[] {
   const all = prepared.tasks.flatMap((t) => t.samples);
   const mixTasks: MixTask[] = prepared.tasks.map((t) => ({
     name: t.name,
     size: t.samples.length,
     weight: t.weight,
   }));
+  const { order } = mixEpoch(mixTasks, config.seed, epoch);
+  const picked = Array.from(order, (id) => all[id]);
+  if (!config.packing) return picked;
+  // packing sorts by length; shuffle the packed rows so batches are not length-ordered
+  const rows = packSamples(picked, { maxSeqLength: config.max_seq_length }).rows;
+  Rng.seeded(config.seed, "pack-order", epoch).shuffle(rows);
+  return rows;
+}
+
+/** The loop's view of the data: the per-epoch micro-batch plan and the eval batches. */
+export function buildTrainingData(prepared: PreparedData, config: TrainConfig, padId: number): TrainingData {
+  const mixTasks: MixTask[] = prepared.tasks.map((t) => ({
+    name: t.name,
+    size: t.samples.length,
+    weight: t.weight,
+  }));
   const batchSize = config.per_device_train_batch_size;
-  const planEpoch = (epoch: number): TrainBatch[] => {
-    const { order } = mixEpoch(mixTasks, config.seed, epoch);
-    const picked = Array.from(order, (id) => all[id]);
-    let rows: (PackedRow | Sample)[] = picked;
-    if (config.packing) {
-      // packing sorts by length; shuffle the packed rows so batches are not length-ordered
-      rows = packSamples(picked, { maxSeqLength: config.max_seq_length }).rows;
-      Rng.seeded(config.seed, "pack-order", epoch).shuffle(rows);
-    }
-    return microBatches(rows, batchSize).map((group) => toTrainBatch(group, padId));
-  };
+  const planEpoch = (epoch: number): TrainBatch[] =>
+    microBatches(epochRows(prepared, config, epoch), batchSize).map((group) => toTrainBatch(group, padId));
   // the number of micro-batches is the same every epoch (same counts; packing may vary, so measure epoch 0)
   const microBatchesPerEpoch = config.packing
     ? planEpoch(0).length

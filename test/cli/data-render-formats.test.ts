@@ -60,14 +60,21 @@ function render(input: string, out: string, extra: string[] = []) {
   return res;
 }
 
-/** sftkit's own rendering: { id, input_ids, labels } per record. */
-function reference(name: string): { id: string; input_ids: number[]; labels: number[] }[] {
+type Rendered = { id: string; input_ids: number[]; labels: number[] }[];
+const references = new Map<string, Rendered>();
+
+/** sftkit's own rendering: { id, input_ids, labels } per record (rendered once per dataset). */
+function reference(name: string): Rendered {
+  const cached = references.get(name);
+  if (cached) return cached;
   const out = join(dir, `${name}.sftkit.jsonl`);
   render(join(dir, `${name}.jsonl`), out);
-  return readFileSync(out, "utf8")
+  const rows: Rendered = readFileSync(out, "utf8")
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
+  references.set(name, rows);
+  return rows;
 }
 
 describe("sft data render --format axolotl|trl", () => {
