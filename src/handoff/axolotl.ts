@@ -4,7 +4,7 @@
  * 29468bf2), training on the exported pre-tokenized rows (`ds_type: json`, no `type:`).
  */
 import type { TrainConfig } from "../config/train.js";
-import { dataCarried, type MappedOptions, mapOptions, type OptionTable } from "./options.js";
+import { baseDtypeFates, dataCarried, type MappedOptions, mapOptions, type OptionTable } from "./options.js";
 
 export interface HandoffFiles {
   /** paths as the target reads them (relative to the hand-off directory) */
@@ -21,6 +21,7 @@ const none = (why: string) => ({ kind: "none" as const, why });
 export function axolotlTable(files: HandoffFiles): OptionTable {
   return {
     ...dataCarried(),
+    ...baseDtypeFates("axolotl"),
     model: { kind: "mapped", to: () => ({ base_model: files.baseModel }) },
     adapter: {
       kind: "mapped",

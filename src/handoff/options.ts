@@ -4,6 +4,7 @@
  * mapped to the target's own key, carried by the exported data, or listed as having no
  * equivalent (never dropped silently).
  */
+import { baseDtypeOf } from "../config/model-spec.js";
 import type { TrainConfig } from "../config/train.js";
 
 export type OptionFate =
@@ -73,4 +74,39 @@ export function dataCarried(): Pick<OptionTable, keyof typeof DATA_NOTES> {
 /** `all-linear` or a module list, for targets that take PEFT's names. */
 export function targetModules(c: TrainConfig): string | string[] {
   return c.lora.target_modules;
+}
+
+/**
+ * The frozen base's precision (`base_dtype` and the HF-style aliases folded into it). A
+ * target that has the same switches gets them (Axolotl: `bf16`, bitsandbytes'
+ * `load_in_8bit`/`load_in_4bit`, whose quantization differs from q8_0/q4_0 blocks); one that
+ * has none lists them as unmapped.
+ */
+export function baseDtypeFates(
+  target: "axolotl" | "none",
+  why = "",
+): Pick<OptionTable, "base_dtype" | "bf16" | "load_in_8bit" | "load_in_4bit"> {
+  if (target === "none") {
+    const fate: OptionFate = { kind: "none", why };
+    return { base_dtype: fate, bf16: fate, load_in_8bit: fate, load_in_4bit: fate };
+  }
+  const folded: OptionFate = { kind: "mapped", to: () => ({}) };
+  return {
+    base_dtype: {
+      kind: "mapped",
+      to: (c) => {
+        const d = baseDtypeOf(c);
+        return d === "bf16"
+          ? { bf16: true }
+          : d === "q8_0"
+            ? { load_in_8bit: true }
+            : d === "q4_0"
+              ? { load_in_4bit: true }
+              : {};
+      },
+    },
+    bf16: folded,
+    load_in_8bit: folded,
+    load_in_4bit: folded,
+  };
 }

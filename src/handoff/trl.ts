@@ -5,7 +5,7 @@
  */
 import type { TrainConfig } from "../config/train.js";
 import type { HandoffFiles } from "./axolotl.js";
-import { dataCarried, type MappedOptions, mapOptions, type OptionTable } from "./options.js";
+import { baseDtypeFates, dataCarried, type MappedOptions, mapOptions, type OptionTable } from "./options.js";
 
 const none = (why: string) => ({ kind: "none" as const, why });
 
@@ -15,6 +15,10 @@ export function trlTable(files: HandoffFiles, config: TrainConfig): OptionTable 
   const earlyStopping = config.load_best_model_at_end && files.eval !== undefined;
   return {
     ...dataCarried(),
+    ...baseDtypeFates(
+      "none",
+      "the TRL script loads the base in float32; a bf16 or 8-/4-bit base needs torch_dtype or a bitsandbytes setup on CUDA",
+    ),
     model: { kind: "mapped", to: () => ({ model: files.baseModel }) },
     adapter: none(
       "the script starts a fresh LoRA adapter; load the sftkit adapter with PeftModel.from_pretrained by hand",
