@@ -39,7 +39,7 @@ export function createLlmBackend(config: LlmConfig, rt: BackendRuntime = {}): Ll
       adapter: config.adapter,
       tokenizer: config.tokenizer,
       template: config.template,
-      chatTemplate: config.chat_template,
+      chat_template: config.chat_template,
       json: config.json_mode,
       meter,
     });
