@@ -4,8 +4,15 @@
  */
 import type { Command } from "commander";
 import { generateTokens } from "../engine/generate.js";
-import { loadModel } from "../engine/load.js";
 import { SftError } from "../errors.js";
+import { openModelWeights } from "../model/open.js";
+import { addModelSpecOptions, modelSpecFromOptions } from "./model-options.js";
+
+/** Random prompt tokens: the spec's model, adapter and base dtype only. */
+const BENCH_SPEC = {
+  omit: ["tokenizer", "template", "chat_template", "mask_policy", "max_seq_length"] as const,
+};
+
 import { Rng } from "../util/rng.js";
 
 interface BenchGenerateFlags {
@@ -40,7 +47,9 @@ export function benchGenerate(f: BenchGenerateFlags): BenchGenerateResult {
   const P = positiveInt("--prompt-len", f.promptLen);
   const N = positiveInt("--new-tokens", f.newTokens);
   const repeats = positiveInt("--repeats", f.repeats);
-  const { model } = loadModel(f.model, f.adapter ? { adapter: f.adapter } : {});
+  const { model } = openModelWeights(
+    modelSpecFromOptions(f as unknown as Record<string, unknown>, BENCH_SPEC),
+  );
   if (P + N > model.config.maxPositionEmbeddings) {
     throw new SftError(
       `--prompt-len + --new-tokens = ${P + N} exceeds the model's ${model.config.maxPositionEmbeddings} positions`,
@@ -75,11 +84,13 @@ export function benchGenerate(f: BenchGenerateFlags): BenchGenerateResult {
 }
 
 export function register(parent: Command): void {
-  parent
+  const cmd = parent
     .command("generate")
-    .description("time KV-cache generation (prompt and decode separately); prints one JSON line")
-    .requiredOption("--model <path>", "HF model directory, .gguf file, or config.json (random weights)")
-    .option("--adapter <dir>", "PEFT LoRA adapter directory")
+    .description("time KV-cache generation (prompt and decode separately); prints one JSON line");
+  addModelSpecOptions(cmd, {
+    ...BENCH_SPEC,
+    describe: { model: "HF model directory, .gguf file, or config.json (random weights) (required)" },
+  })
     .option("--batch-size <n>", "prompts decoded together", "1")
     .option("--prompt-len <n>", "prompt tokens per row", "64")
     .option("--new-tokens <n>", "tokens generated per row", "128")

@@ -3,16 +3,23 @@
  * tokens and prints one JSON line: tokens/s, median step time, peak RSS, parameter counts.
  */
 import type { Command } from "commander";
-import { loadCheckpoint } from "../engine/checkpoint/hf.js";
 import { nativeInfo } from "../engine/kernels/native.js";
-import { createModel } from "../engine/model.js";
 import { familyOf } from "../engine/models/registry.js";
 import { adamwStep, OptimizerState } from "../engine/params.js";
 import { SftError } from "../errors.js";
+import { openModelWeights } from "../model/open.js";
+import { addModelSpecOptions, modelSpecFromOptions } from "./model-options.js";
+
+/** Random tokens, no adapter: the spec's model and base dtype only. */
+const BENCH_SPEC = {
+  omit: ["adapter", "tokenizer", "template", "chat_template", "mask_policy", "max_seq_length"] as const,
+};
+
 import { Rng } from "../util/rng.js";
 
 interface BenchFlags {
   model: string;
+  baseDtype?: string;
   batchSize: string;
   seqLen: string;
   steps: string;
@@ -58,19 +65,20 @@ export function benchTrain(f: BenchFlags): BenchTrainResult {
   const steps = count("--steps", f.steps, null, 1);
   const warmup = count("--warmup", f.warmup, 1, 0);
   const loraR = count("--lora-r", f.loraR, 0, 0);
-  const { config, tensors } = loadCheckpoint(f.model);
+  const spec = modelSpecFromOptions(f as unknown as Record<string, unknown>, BENCH_SPEC);
+  if (f.frozenBf16 && spec.base_dtype === undefined && spec.bf16 === undefined) spec.base_dtype = "bf16";
+  const { model } = openModelWeights(spec, {
+    seed: 0,
+    lora: loraR > 0 ? { r: loraR, alpha: 2 * loraR, targets: f.loraTargets?.split(",") } : null,
+    gradientCheckpointing: f.gradientCheckpointing ?? false,
+  });
+  const config = model.config;
   const maxPositions = familyOf(config).maxPositions(config);
   if (maxPositions !== null && T > maxPositions) {
     throw new SftError(`--seq-len ${T} exceeds the model's ${maxPositions} positions`, {
       where: { field: "--seq-len" },
     });
   }
-  const model = createModel(config, tensors.size > 0 ? tensors : null, {
-    seed: 0,
-    lora: loraR > 0 ? { r: loraR, alpha: 2 * loraR, targets: f.loraTargets?.split(",") } : null,
-    gradientCheckpointing: f.gradientCheckpointing ?? false,
-    frozenBf16: f.frozenBf16 ?? false,
-  });
   const opt = new OptimizerState(model.store);
   const hyper = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
   const rng = new Rng(1);
@@ -114,13 +122,13 @@ export function benchTrain(f: BenchFlags): BenchTrainResult {
 }
 
 export function register(parent: Command): void {
-  parent
+  const cmd = parent
     .command("train")
-    .description("time training steps (forward, backward, AdamW) on random tokens; prints one JSON line")
-    .requiredOption(
-      "--model <path>",
-      "HF model directory, .gguf file, or a bare config.json (random weights)",
-    )
+    .description("time training steps (forward, backward, AdamW) on random tokens; prints one JSON line");
+  addModelSpecOptions(cmd, {
+    ...BENCH_SPEC,
+    describe: { model: "HF model directory, .gguf file, or a bare config.json (random weights) (required)" },
+  })
     .requiredOption("--batch-size <n>", "sequences per step")
     .requiredOption("--seq-len <n>", "tokens per sequence")
     .requiredOption("--steps <n>", "timed steps")
@@ -128,7 +136,7 @@ export function register(parent: Command): void {
     .option("--lora-r <n>", "train LoRA adapters of this rank instead of every weight")
     .option("--lora-targets <list>", "LoRA modules (default q_proj,v_proj; GPT-2 c_attn)")
     .option("--gradient-checkpointing", "recompute each block in backward (less memory)")
-    .option("--frozen-bf16", "with --lora-r: hold the frozen base weights in bf16")
+    .option("--frozen-bf16", "same as --base-dtype bf16 (with --lora-r)")
     .addHelpText(
       "after",
       "\nExample:\n  sft bench train --model config.json --batch-size 4 --seq-len 256 --steps 5\n",

@@ -5,19 +5,25 @@
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { loadCheckpoint } from "../engine/checkpoint/hf.js";
-import { readPeftAdapter } from "../engine/checkpoint/peft.js";
 import { writeSafetensors } from "../engine/checkpoint/safetensors.js";
-import { LORA_TARGETS, type LoraOptions } from "../engine/lora.js";
-import { type Batch, createModel } from "../engine/model.js";
+import type { LoraOptions } from "../engine/lora.js";
+import type { Batch } from "../engine/model.js";
 import type { Tensor } from "../engine/tensor.js";
 import { SftError } from "../errors.js";
+import { openModelWeights } from "../model/open.js";
+import { addModelSpecOptions, modelSpecFromOptions } from "./model-options.js";
+
+/** `sft grads` takes a batch of ids: no tokenizer side of the spec. */
+const GRADS_SPEC = {
+  omit: ["tokenizer", "template", "chat_template", "mask_policy", "max_seq_length"] as const,
+};
 
 interface GradsFlags {
   model: string;
   batch: string;
   out: string;
   adapter?: string;
+  baseDtype?: string;
   loraR?: string;
   loraAlpha?: string;
   loraTargets?: string;
@@ -123,33 +129,22 @@ function loraFromFlags(f: GradsFlags): LoraOptions | null {
 }
 
 export function runGrads(f: GradsFlags): { loss: number; trainedTokens: number; tensors: number } {
-  const checkpoint = loadCheckpoint(f.model);
+  const spec = modelSpecFromOptions(f as unknown as Record<string, unknown>, GRADS_SPEC);
   const batch = readBatchFile(f.batch);
-  let lora = loraFromFlags(f);
-  const adapter = f.adapter ? readPeftAdapter(f.adapter) : null;
-  if (adapter) {
-    if (lora) {
-      throw new SftError("give either --adapter or --lora-* flags, not both", {
-        where: { field: "--adapter" },
-        hint: "the adapter's adapter_config.json fixes r, alpha and targets",
-      });
-    }
-    const allowed = LORA_TARGETS[checkpoint.config.architecture];
-    const targets = adapter.config.targetModules.includes("all-linear")
-      ? [...allowed]
-      : [...new Set(adapter.config.targetModules.map((t) => t.split(".").pop() ?? t))];
-    lora = {
-      r: adapter.config.r,
-      alpha: adapter.config.loraAlpha,
-      targets,
-      rsLora: adapter.config.useRslora,
-    };
+  const lora = loraFromFlags(f);
+  if (spec.adapter !== undefined && lora) {
+    throw new SftError("give either --adapter or --lora-* flags, not both", {
+      where: { field: "--adapter" },
+      hint: "the adapter's adapter_config.json fixes r, alpha and targets",
+    });
   }
-  const model = createModel(checkpoint.config, checkpoint.tensors.size > 0 ? checkpoint.tensors : null, {
-    lora,
+  // the adapter's own LoRA when there is one (undefined), else the flags' (or none)
+  // (dropout off: the gradients are compared exactly)
+  const { model } = openModelWeights(spec, {
+    lora: spec.adapter !== undefined ? undefined : lora,
+    adapterDropout: 0,
     seed: 0,
   });
-  if (adapter) model.loadAdapter(adapter.tensors, f.adapter);
   model.zeroGrad();
   const result = model.forwardBackward(batch);
   if (result.trainedTokens === 0) {
@@ -172,19 +167,23 @@ export function runGrads(f: GradsFlags): { loss: number; trainedTokens: number; 
 }
 
 export function register(parent: Command): void {
-  parent
+  const cmd = parent
     .command("grads")
-    .description("compute the loss and the gradient of every trainable tensor on one batch (safetensors out)")
-    .requiredOption(
-      "--model <path>",
-      "HF model directory, .gguf file, or a bare config.json (random weights)",
-    )
+    .description(
+      "compute the loss and the gradient of every trainable tensor on one batch (safetensors out)",
+    );
+  addModelSpecOptions(cmd, {
+    ...GRADS_SPEC,
+    describe: {
+      model: "HF model directory, .gguf file, or a bare config.json (random weights) (required)",
+      adapter: "PEFT adapter directory to take gradients of (instead of --lora-*)",
+    },
+  })
     .requiredOption(
       "--batch <file>",
       'JSON {"input_ids": number[][], "labels": number[][]} (-100 = not trained)',
     )
     .requiredOption("--out <file>", "safetensors file: loss, grad.<name>, param.<name>")
-    .option("--adapter <dir>", "PEFT adapter directory to take gradients of (instead of --lora-*)")
     .option("--lora-r <n>", "LoRA rank: gradients of LoRA tensors on a frozen base")
     .option("--lora-alpha <a>", "LoRA alpha (scaling alpha/r; default 8)")
     .option(

@@ -17,6 +17,7 @@ import {
 } from "../config/model-spec.js";
 import { type LoadedCheckpoint, loadCheckpoint } from "../engine/checkpoint/hf.js";
 import { type LoraAdapter, readPeftAdapter } from "../engine/checkpoint/peft.js";
+import type { Kernels } from "../engine/kernels/types.js";
 import { loraOptionsOf } from "../engine/load.js";
 import type { LoraOptions } from "../engine/lora.js";
 import { createModel, type Model } from "../engine/model.js";
@@ -67,6 +68,27 @@ function tokenizerSourceOf(spec: TokenizerSpecInput, baseDir: string | undefined
   return [model, adapter].find((p): p is string => p !== undefined && hasTokenizerFiles(p)) ?? model!;
 }
 
+/**
+ * The tokenize options of a spec: the one derivation every command uses, so data checks,
+ * training and generation render alike. A chat template file is read here.
+ */
+export function tokenizeOptionsFor(
+  spec: TokenizerSpecInput,
+  opts: OpenTokenizerOptions = {},
+): TokenizeOptions {
+  const chatTemplate = resolveChatTemplate(spec.chat_template, {
+    baseDir: opts.baseDir,
+    field: "chat_template",
+  });
+  return {
+    ...(spec.template !== undefined ? { template: pathOrName(opts.baseDir, spec.template) } : {}),
+    ...(chatTemplate !== undefined ? { chatTemplate } : {}),
+    maskPolicy: spec.mask_policy ?? "all_assistant",
+    ...(spec.max_seq_length !== undefined ? { maxSeqLength: spec.max_seq_length } : {}),
+    ...opts.tokenize,
+  };
+}
+
 /** The tokenizer, renderer and tokenize options of a spec (no model weights are read). */
 export async function openTokenizer(
   spec: TokenizerSpecInput,
@@ -74,17 +96,7 @@ export async function openTokenizer(
 ): Promise<OpenedTokenizer> {
   const tokenizerSource = tokenizerSourceOf(spec, opts.baseDir);
   const tokenizer = await loadTokenizer(tokenizerSource);
-  const chatTemplate = resolveChatTemplate(spec.chat_template, {
-    baseDir: opts.baseDir,
-    field: "chat_template",
-  });
-  const tokenizeOptions: TokenizeOptions = {
-    ...(spec.template !== undefined ? { template: pathOrName(opts.baseDir, spec.template) } : {}),
-    ...(chatTemplate !== undefined ? { chatTemplate } : {}),
-    maskPolicy: spec.mask_policy ?? "all_assistant",
-    ...(spec.max_seq_length !== undefined ? { maxSeqLength: spec.max_seq_length } : {}),
-    ...opts.tokenize,
-  };
+  const tokenizeOptions = tokenizeOptionsFor(spec, opts);
   const renderer = createRenderer(tokenizer, tokenizeOptions);
   const modelDir = pathIn(opts.baseDir, spec.model);
   const stopIds = [...new Set([...stopTokenIdsFor(tokenizer, modelDir), ...renderer.endTokenIds])];
@@ -106,19 +118,25 @@ export interface OpenModelOptions extends OpenTokenizerOptions {
    * adapter's LoRA when there is one, else none.
    */
   lora?: LoraOptions | null;
+  /** With `lora` undefined: the dropout of the adapter's LoRA (default the adapter's own; 0 for exact gradients). */
+  adapterDropout?: number;
   /** Seeds LoRA init, LoRA dropout and random weights. Default 0. */
   seed?: number;
   gradientCheckpointing?: boolean;
+  /** Kernel implementation (default: the engine's choice). */
+  kernels?: Kernels;
   /** Fail on a bare config.json (random weights): fine-tuning needs pretrained ones. */
   requireWeights?: boolean;
 }
 
-export interface OpenedModel extends OpenedTokenizer {
+export interface OpenedWeights {
   model: Model;
   checkpoint: LoadedCheckpoint;
   adapter?: LoraAdapter;
   baseDtype: BaseDtype;
 }
+
+export interface OpenedModel extends OpenedWeights, OpenedTokenizer {}
 
 /**
  * The engine options a base dtype stands for. bf16 holds the frozen linear weights in
@@ -168,6 +186,12 @@ function loraFor(
 
 /** The model of a spec with its tokenizer side (see openTokenizer). */
 export async function openModel(spec: ModelSpecInput, opts: OpenModelOptions = {}): Promise<OpenedModel> {
+  const weights = openModelWeights(spec, opts);
+  return { ...weights, ...(await openTokenizer(spec, opts)) };
+}
+
+/** The model of a spec alone, no tokenizer (benchmarks and gradient dumps on bare configs). */
+export function openModelWeights(spec: ModelSpecInput, opts: OpenModelOptions = {}): OpenedWeights {
   const modelPath = pathIn(opts.baseDir, spec.model)!;
   const adapterPath = pathIn(opts.baseDir, spec.adapter);
   const checkpoint = loadCheckpoint(modelPath);
@@ -177,15 +201,17 @@ export async function openModel(spec: ModelSpecInput, opts: OpenModelOptions = {
       hint: "fine-tuning needs pretrained weights: pass a model directory or a .gguf file",
     });
   const adapter = adapterPath ? readPeftAdapter(adapterPath) : undefined;
-  const lora = loraFor(opts.lora, adapter);
+  let lora = loraFor(opts.lora, adapter);
+  if (lora && opts.lora === undefined && opts.adapterDropout !== undefined)
+    lora = { ...lora, dropout: opts.adapterDropout };
   const baseDtype = baseDtypeOf(spec);
   const model = createModel(checkpoint.config, checkpoint.tensors.size > 0 ? checkpoint.tensors : null, {
     seed: opts.seed ?? 0,
     lora,
     gradientCheckpointing: opts.gradientCheckpointing ?? false,
+    ...(opts.kernels ? { kernels: opts.kernels } : {}),
     ...dtypeOptions(baseDtype, lora !== null),
   });
   if (adapter && adapterPath) model.loadAdapter(adapter.tensors, adapterPath);
-  const side = await openTokenizer(spec, opts);
-  return { ...side, model, checkpoint, baseDtype, ...(adapter ? { adapter } : {}) };
+  return { model, checkpoint, baseDtype, ...(adapter ? { adapter } : {}) };
 }
