@@ -40,6 +40,7 @@ export function createLlmBackend(config: LlmConfig, rt: BackendRuntime = {}): Ll
       tokenizer: config.tokenizer,
       template: config.template,
       chat_template: config.chat_template,
+      ...(config.base_dtype ? { base_dtype: config.base_dtype } : {}),
       json: config.json_mode,
       meter,
     });
