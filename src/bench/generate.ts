@@ -2,9 +2,10 @@
  * The generation benchmark behind `sft bench generate`: times KV-cache generation on random
  * prompt tokens, prompt (prefill) and decode speed reported separately.
  */
+import type { ModelSpecInput } from "../config/model-spec.js";
 import { generateTokens } from "../engine/generate.js";
-import { loadModel } from "../engine/load.js";
 import { SftError } from "../errors.js";
+import { openModelWeights } from "../model/open.js";
 import { Rng } from "../util/rng.js";
 
 /** The command's flags as given (strings; validated here). */
@@ -35,12 +36,13 @@ export interface BenchGenerateResult {
   peak_rss_mb: number;
 }
 
-export function benchGenerate(f: BenchGenerateFlags): BenchGenerateResult {
+/** `spec`: the model side (model, adapter, base_dtype) as the command gave it. */
+export function benchGenerate(f: BenchGenerateFlags, spec: ModelSpecInput): BenchGenerateResult {
   const B = positiveInt("--batch-size", f.batchSize);
   const P = positiveInt("--prompt-len", f.promptLen);
   const N = positiveInt("--new-tokens", f.newTokens);
   const repeats = positiveInt("--repeats", f.repeats);
-  const { model } = loadModel(f.model, f.adapter ? { adapter: f.adapter } : {});
+  const { model } = openModelWeights(spec);
   if (P + N > model.config.maxPositionEmbeddings) {
     throw new SftError(
       `--prompt-len + --new-tokens = ${P + N} exceeds the model's ${model.config.maxPositionEmbeddings} positions`,

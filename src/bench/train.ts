@@ -3,18 +3,19 @@
  * backward, AdamW) on random tokens; the result is one JSON object: tokens/s, median step
  * time, peak RSS, parameter counts, and with `profile` a per-op time table of a step.
  */
-import { loadCheckpoint } from "../engine/checkpoint/hf.js";
+import type { ModelSpecInput } from "../config/model-spec.js";
 import { getKernels } from "../engine/kernels/index.js";
 import { nativeInfo, nativePeakGflops } from "../engine/kernels/native.js";
 import { type ProfileRow, profileKernels } from "../engine/kernels/profile.js";
-import { createModel } from "../engine/model.js";
 import { familyOf } from "../engine/models/registry.js";
 import { adamwStep, OptimizerState } from "../engine/params.js";
 import { SftError } from "../errors.js";
+import { openModelWeights } from "../model/open.js";
 import { Rng } from "../util/rng.js";
 
 export interface BenchFlags {
   model: string;
+  baseDtype?: string;
   batchSize: string;
   seqLen: string;
   steps: string;
@@ -83,27 +84,33 @@ function count(flag: string, v: string | undefined, fallback: number | null, min
   return n;
 }
 
-export function benchTrain(f: BenchFlags): BenchTrainResult {
+/** `spec`: the model side (model, base_dtype) as the command gave it. */
+export function benchTrain(f: BenchFlags, spec: ModelSpecInput): BenchTrainResult {
   const B = count("--batch-size", f.batchSize, null, 1);
   const T = count("--seq-len", f.seqLen, null, 2);
   const steps = count("--steps", f.steps, null, 1);
   const warmup = count("--warmup", f.warmup, 1, 0);
   const loraR = count("--lora-r", f.loraR, 0, 0);
-  const { config, tensors } = loadCheckpoint(f.model);
+  if (f.frozenBf16 && spec.base_dtype === undefined && spec.bf16 === undefined)
+    spec = { ...spec, base_dtype: "bf16" };
+  // the profiler learns the vocabulary size once the model is open (it reads the shape at
+  // each call, so the LM-head GEMMs made after that are told apart)
+  const profileShape = { vocabSize: -1, loraR };
+  const profiler = f.profile ? profileKernels(getKernels(), profileShape) : null;
+  const { model } = openModelWeights(spec, {
+    seed: 0,
+    ...(profiler ? { kernels: profiler.kernels } : {}),
+    lora: loraR > 0 ? { r: loraR, alpha: 2 * loraR, targets: f.loraTargets?.split(",") } : null,
+    gradientCheckpointing: f.gradientCheckpointing ?? false,
+  });
+  const config = model.config;
+  profileShape.vocabSize = config.vocabSize;
   const maxPositions = familyOf(config).maxPositions(config);
   if (maxPositions !== null && T > maxPositions) {
     throw new SftError(`--seq-len ${T} exceeds the model's ${maxPositions} positions`, {
       where: { field: "--seq-len" },
     });
   }
-  const profiler = f.profile ? profileKernels(getKernels(), { vocabSize: config.vocabSize, loraR }) : null;
-  const model = createModel(config, tensors.size > 0 ? tensors : null, {
-    seed: 0,
-    ...(profiler ? { kernels: profiler.kernels } : {}),
-    lora: loraR > 0 ? { r: loraR, alpha: 2 * loraR, targets: f.loraTargets?.split(",") } : null,
-    gradientCheckpointing: f.gradientCheckpointing ?? false,
-    frozenBf16: f.frozenBf16 ?? false,
-  });
   const opt = new OptimizerState(model.store);
   const hyper = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
   const rng = new Rng(1);

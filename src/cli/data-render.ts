@@ -3,61 +3,53 @@
  * training sees it (labels aligned with input_ids, -100 = not trained). Also holds the options
  * that `data inspect` and `data check` share with it.
  */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { FORMAT_NAMES, parseFormatName } from "../data/formats/index.js";
 import { readRecords, writeJsonl } from "../data/io/index.js";
 import { SftError } from "../errors.js";
 import { HANDOFF_FORMATS, type HandoffFormat, handoffColumns, toHandoffRow } from "../handoff/rows.js";
 import { tokenRowFileOf, writeTokenRows } from "../handoff/write.js";
+import { openTokenizer } from "../model/open.js";
 import type { SftRecord } from "../record/record.js";
+import { CHAT_TEMPLATE_HELP } from "../tokenize/chat-templates.js";
 import {
   LOST_CONTENT_POLICIES,
   type LostContentPolicy,
-  MASK_POLICIES,
-  type MaskPolicy,
   type TokenizeOptions,
   TRUNCATIONS,
   type Truncation,
   tryTokenizeRecord,
 } from "../tokenize/mask.js";
 import { packSamples, type SampleTokens } from "../tokenize/pack.js";
-import { builtinTemplateNames } from "../tokenize/templates.js";
-import { loadTokenizer, type TextTokenizer } from "../tokenize/tokenizer.js";
+import type { TextTokenizer } from "../tokenize/tokenizer.js";
+import { addModelSpecOptions, modelSpecFromOptions } from "./model-options.js";
 
 export interface TokenizeCliOptions {
-  tokenizer: string;
   in: string;
   from?: string;
-  template?: string;
-  /** true: the tokenizer's template; a string: a file holding a Jinja chat template. */
-  chatTemplate?: boolean | string;
-  maskPolicy?: string;
-  maxSeqLength?: string;
   truncation?: string;
   lostContent?: string;
   allowNonAlternating?: boolean;
+  /** the model-spec flags (--tokenizer, --model, --template, --chat-template, …), as commander gives them */
+  [specFlag: string]: unknown;
 }
+
+/** The spec fields a data command takes: everything but how base weights are held. */
+const DATA_SPEC = { omit: ["base_dtype", "bf16", "load_in_8bit", "load_in_4bit"] as const };
 
 /** Adds the options every tokenizing data command takes. */
 export function addTokenizeOptions(cmd: Command): Command {
+  addModelSpecOptions(cmd, {
+    ...DATA_SPEC,
+    describe: {
+      model: "model whose tokenizer is used when --tokenizer is not given (HF directory or .gguf)",
+      tokenizer: "model directory with tokenizer.json (+ tokenizer_config.json), or a .gguf file",
+      "chat-template": `Jinja chat template (the default when the tokenizer has one): ${CHAT_TEMPLATE_HELP}`,
+    },
+  });
   return cmd
-    .requiredOption(
-      "--tokenizer <path>",
-      "model directory with tokenizer.json (+ tokenizer_config.json), or a .gguf file",
-    )
     .requiredOption("--in <file>", "dataset (.jsonl, .json, .csv, .parquet; any supported format)")
     .option("--from <format>", `dataset format: ${FORMAT_NAMES.join(", ")} (default: detected)`)
-    .option(
-      "--template <name>",
-      `prompt template: ${builtinTemplateNames().join(", ")}, or a YAML/JSON template file (FILE.yaml or FILE.yaml#name)`,
-    )
-    .option(
-      "--chat-template [file]",
-      "use the tokenizer's Jinja chat template (the default when it has one), or the Jinja template in FILE",
-    )
-    .option("--mask-policy <policy>", `which turns are trained: ${MASK_POLICIES.join(", ")}`, "all_assistant")
-    .option("--max-seq-length <n>", "truncate samples to this many tokens (reported per record)")
     .option(
       "--truncation <mode>",
       `over-long samples: ${TRUNCATIONS.join(", ")} (default truncate_response: keep the prompt, cut the response)`,
@@ -87,19 +79,6 @@ function choice<T extends string>(
   return value as T;
 }
 
-function readChatTemplateOption(value: true | string): true | string {
-  if (value === true) return true;
-  try {
-    return readFileSync(value, "utf8");
-  } catch (e) {
-    throw new SftError(`cannot read the chat template file ${value}`, {
-      where: { file: value, field: "--chat-template" },
-      hint: "pass a file holding a Jinja chat template, or --chat-template alone for the tokenizer's own",
-      cause: e,
-    });
-  }
-}
-
 export interface ResolvedTokenizeOptions {
   tokenizer: TextTokenizer;
   tokenizeOptions: TokenizeOptions;
@@ -108,40 +87,14 @@ export interface ResolvedTokenizeOptions {
   invalidRows: string[];
 }
 
+/** The tokenizer and options of the spec the flags give (openTokenizer: the same as `sft train`'s). */
 export async function resolveTokenizeOptions(opts: TokenizeCliOptions): Promise<ResolvedTokenizeOptions> {
-  if (opts.template !== undefined && opts.chatTemplate) {
-    throw new SftError("--template and --chat-template exclude each other", {
-      where: { field: "--template" },
-      hint: "pass one of them",
-    });
-  }
-  const policy = opts.maskPolicy ?? "all_assistant";
-  if (!MASK_POLICIES.includes(policy as MaskPolicy)) {
-    throw new SftError(`unknown mask policy "${policy}"`, {
-      where: { field: "--mask-policy" },
-      hint: `use one of ${MASK_POLICIES.join(", ")}`,
-    });
-  }
-  let maxSeqLength: number | undefined;
-  if (opts.maxSeqLength !== undefined) {
-    maxSeqLength = Number(opts.maxSeqLength);
-    if (!Number.isInteger(maxSeqLength) || maxSeqLength < 2) {
-      throw new SftError(`--max-seq-length must be an integer of at least 2, got "${opts.maxSeqLength}"`, {
-        where: { field: "--max-seq-length" },
-      });
-    }
-  }
+  const spec = modelSpecFromOptions(opts, { ...DATA_SPEC, allowNoModel: true });
   const truncation = choice<Truncation>(opts.truncation, TRUNCATIONS, "--truncation");
   const lostContent = choice<LostContentPolicy>(opts.lostContent, LOST_CONTENT_POLICIES, "--lost-content");
-  const tokenizer = await loadTokenizer(opts.tokenizer);
-  const tokenizeOptions: TokenizeOptions = {
-    maskPolicy: policy as MaskPolicy,
-    ...(truncation ? { truncation } : {}),
-    ...(lostContent ? { lostContent } : {}),
-    ...(maxSeqLength !== undefined ? { maxSeqLength } : {}),
-    ...(opts.template !== undefined ? { template: opts.template } : {}),
-    ...(opts.chatTemplate ? { chatTemplate: readChatTemplateOption(opts.chatTemplate) } : {}),
-  };
+  const { tokenizer, tokenizeOptions } = await openTokenizer(spec, {
+    tokenize: { ...(truncation ? { truncation } : {}), ...(lostContent ? { lostContent } : {}) },
+  });
   const invalidRows: string[] = [];
   const records = readRecords(opts.in, {
     from: parseFormatName(opts.from, "--from"),
@@ -155,11 +108,7 @@ export async function resolveTokenizeOptions(opts: TokenizeCliOptions): Promise<
 /** Truncation notes printed one by one before they are only counted. */
 const SHOWN = 10;
 
-interface RenderCliOptions extends TokenizeCliOptions {
-  out: string;
-  format?: string;
-  packing?: boolean;
-}
+type RenderCliOptions = TokenizeCliOptions & { out: string; format?: string; packing?: boolean };
 
 export async function runRender(opts: RenderCliOptions): Promise<void> {
   const format = choice<RenderFormat>(opts.format, RENDER_FORMATS, "--format") ?? "sftkit";

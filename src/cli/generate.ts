@@ -3,18 +3,19 @@ import type { Command } from "commander";
 import { readRecords, writeJsonl } from "../data/io/index.js";
 import type { GenerationTiming } from "../engine/generate.js";
 import { SftError } from "../errors.js";
-import { type GenerationInput, LocalLanguageModel, type TextGenerationOptions } from "../generate/index.js";
+import {
+  type GenerationInput,
+  LocalLanguageModel,
+  type LocalModelSpec,
+  type TextGenerationOptions,
+} from "../generate/index.js";
 import type { TextTokenizer } from "../tokenize/tokenizer.js";
+import { addModelSpecOptions, modelSpecFromOptions } from "./model-options.js";
 
 interface GenerateFlags {
-  model: string;
-  adapter?: string;
-  tokenizer?: string;
   prompt?: string;
   in?: string;
   out?: string;
-  template?: string;
-  chatTemplate?: boolean;
   system?: string;
   raw?: boolean;
   maxNewTokens: string;
@@ -26,7 +27,12 @@ interface GenerateFlags {
   seed: string;
   batchSize: string;
   showTokens?: boolean;
+  /** the model-spec flags (--model, --adapter, --tokenizer, --template, --chat-template, --base-dtype) */
+  [specFlag: string]: unknown;
 }
+
+/** `sft generate` renders prompts only: no label mask, no sample length. */
+const GENERATE_SPEC = { omit: ["mask_policy", "max_seq_length"] as const };
 
 /** `[403 "▁Once", 407 "▁upon"]`: ids with their vocabulary pieces (as convert_ids_to_tokens gives them). */
 export function tokenPieces(tokenizer: TextTokenizer, ids: readonly number[]): string {
@@ -62,17 +68,16 @@ export function generationOptionsFromFlags(f: GenerateFlags): TextGenerationOpti
 }
 
 export function register(parent: Command): void {
-  parent
+  const cmd = parent
     .command("generate")
-    .description("generate responses with a local model (base, base + adapter, or merged)")
-    .requiredOption("--model <path>", "HF model directory, .gguf file, or config.json")
-    .option("--adapter <dir>", "PEFT LoRA adapter directory applied on top of --model")
-    .option("--tokenizer <path>", "tokenizer directory or .gguf (default: the model's)")
+    .description("generate responses with a local model (base, base + adapter, or merged)");
+  addModelSpecOptions(cmd, {
+    ...GENERATE_SPEC,
+    describe: { model: "HF model directory, .gguf file, or config.json (required)" },
+  })
     .option("--prompt <text>", "one prompt")
     .option("--in <file>", "dataset file (any supported format): one response per record")
     .option("--out <file>", "write {id, prompt, response} JSONL here (default: print)")
-    .option("--template <name>", "prompt template (alpaca, chinese, simple, … or a template file)")
-    .option("--chat-template", "use the tokenizer's Jinja chat template")
     .option("--system <text>", "system prompt")
     .option("--raw", "feed the prompt as plain text (no template): continuation")
     .option("--max-new-tokens <n>", "maximum new tokens", "128")
@@ -98,13 +103,7 @@ Examples:
           hint: "pass --prompt TEXT or --in FILE",
         });
       }
-      const lm = await LocalLanguageModel.load({
-        model: f.model,
-        ...(f.adapter ? { adapter: f.adapter } : {}),
-        ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}),
-        ...(f.template ? { template: f.template } : {}),
-        ...(f.chatTemplate ? { chatTemplate: true } : {}),
-      });
+      const lm = await LocalLanguageModel.load(modelSpecFromOptions(f, GENERATE_SPEC) as LocalModelSpec);
       const opts = generationOptionsFromFlags(f);
       const inputs: { id: string; input: GenerationInput }[] = [];
       if (f.prompt !== undefined)

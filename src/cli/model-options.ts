@@ -68,6 +68,16 @@ export function modelSpecFromOptions(
   opts: ModelSpecFlagOptions & { allowNoModel?: boolean } = {},
 ): ModelSpecInput {
   const raw = valuesFromFlags(modelSpecFlags(opts), cliOpts);
+  if (raw.template !== undefined && raw.chat_template !== undefined && raw.chat_template !== false)
+    throw new SftError("--template and --chat-template exclude each other", {
+      where: { field: "--template" },
+      hint: "pass one of them",
+    });
+  if (!opts.allowNoModel && raw.model === undefined)
+    throw new SftError("--model is required", {
+      where: { field: "--model" },
+      hint: "pass an HF model directory, a .gguf file, or a bare config.json",
+    });
   const shape: Record<string, z.ZodType> = { ...modelSpecShape };
   if (opts.allowNoModel) shape.model = modelSpecShape.model.optional();
   // a strict object of just these fields, with the spec's cross-field rules

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { loadConfig, type PathField } from "./load.js";
+import { BASE_DTYPES } from "./model-spec.js";
 
 const positiveInt = z.number().int().positive();
 
@@ -46,6 +47,8 @@ export const llmConfigSchema = z
     template: z.string().min(1).optional(),
     /** kind local: use the tokenizer's chat template (true) or this Jinja template text */
     chat_template: z.union([z.boolean(), z.string().min(1)]).optional(),
+    /** kind local: how the frozen base weights are held (see the model spec) */
+    base_dtype: z.enum(BASE_DTYPES).optional(),
     /** kind local: `json` requests are rejected (default), or answered as plain text (best_effort) */
     json_mode: z.enum(["reject", "best_effort"]).optional(),
   })
@@ -60,7 +63,7 @@ export const llmConfigSchema = z
             "requests_per_minute",
             "tokens_per_minute",
           ] as const)
-        : (["adapter", "tokenizer", "template", "chat_template", "json_mode"] as const);
+        : (["adapter", "tokenizer", "template", "chat_template", "base_dtype", "json_mode"] as const);
     for (const key of misplaced) {
       if (c[key] !== undefined)
         ctx.addIssue({

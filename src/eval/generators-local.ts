@@ -6,36 +6,29 @@
  *   base: { kind: local, model: models/stories260K }
  *   sft:  { kind: local, model: models/stories260K, adapter: runs/x/adapter }
  *
- * Options: `model` (HF directory, .gguf, or config.json), `adapter` (PEFT directory),
- * `tokenizer`, `template` / `chat_template` (as in training), `raw` (feed the prompt as
+ * Options: the model spec (src/config/model-spec.ts: `model`, `adapter`, `tokenizer`,
+ * `template` / `chat_template`, `base_dtype`, … as in training), `raw` (feed the prompt as
  * plain text, no template), `max_batch_size`. Decoding settings come from the config's
  * `generation` block (max_tokens, temperature, top_p, seed, stop).
  */
 import { z } from "zod";
+import { modelSpecShape, refineModelSpec } from "../config/model-spec.js";
 import { LocalLanguageModel } from "../generate/index.js";
 import { type GenerationRequest, registerGeneratorKind, resolvePath } from "./generators.js";
 
-export const localGeneratorOptionsSchema = z.strictObject({
-  model: z.string().min(1),
-  adapter: z.string().min(1).optional(),
-  tokenizer: z.string().min(1).optional(),
-  template: z.string().min(1).optional(),
-  chat_template: z.union([z.boolean(), z.string().min(1)]).optional(),
-  raw: z.boolean().default(false),
-  max_batch_size: z.number().int().positive().optional(),
-});
+export const localGeneratorOptionsSchema = z
+  .strictObject({
+    ...modelSpecShape,
+    raw: z.boolean().default(false),
+    max_batch_size: z.number().int().positive().optional(),
+  })
+  .superRefine(refineModelSpec);
 
 registerGeneratorKind("local", {
   options: localGeneratorOptionsSchema,
   create: async (o, ctx, name) => {
-    const path = (p: string | undefined) => (p === undefined ? undefined : resolvePath(ctx.baseDir, p));
-    const lm = await LocalLanguageModel.load({
-      model: path(o.model)!,
-      adapter: path(o.adapter),
-      tokenizer: path(o.tokenizer),
-      template: o.template,
-      chatTemplate: o.chat_template,
-    });
+    const { raw: _raw, max_batch_size: _mbs, ...spec } = o;
+    const lm = await LocalLanguageModel.load({ ...spec, baseDir: resolvePath(ctx.baseDir, ".") });
     const g = ctx.generation;
     return {
       name: name ?? (o.adapter ? `${o.model}+${o.adapter}` : o.model),

@@ -6,27 +6,19 @@
  *   const lm = await LocalLanguageModel.load({ model: "runs/x/model" });
  *   const [out] = await lm.generate([{ prompt: "Name a color." }], { maxNewTokens: 32 });
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { type GenerationTiming, generateTokens } from "../engine/generate.js";
-import { type LoadedModel, loadModel } from "../engine/load.js";
+import type { ModelSpecInput } from "../config/model-spec.js";
+import type { GenerationTiming } from "../engine/generate.js";
+import { generateTokens } from "../engine/generate.js";
 import type { Model } from "../engine/model.js";
 import type { SamplingOptions } from "../engine/sampling.js";
+import { type OpenedModel, openModel } from "../model/open.js";
 import type { Message } from "../record/record.js";
-import { loadTokenizer, renderGenerationPrompt, type TextTokenizer } from "../tokenize/index.js";
-import type { TemplateChoice } from "../tokenize/renderer.js";
+import { renderGenerationPrompt, type TextTokenizer } from "../tokenize/index.js";
 
-export interface LocalModelSpec {
-  /** HF model directory, .gguf file, or config.json (random weights). */
-  model: string;
-  /** PEFT adapter directory to apply on top of `model`. */
-  adapter?: string;
-  /** Tokenizer source when the model path has none (default: the model path, then the adapter's). */
-  tokenizer?: string;
-  /** Prompt template name/file; or use the tokenizer's chat template. */
-  template?: string;
-  chatTemplate?: boolean | string;
-}
+export { stopTokenIdsFor } from "../model/stop-tokens.js";
+
+/** The model spec (src/config/model-spec.ts), and where its relative paths are read from. */
+export type LocalModelSpec = ModelSpecInput & { baseDir?: string };
 
 export interface GenerationInput {
   /** A user prompt, rendered with the template (or fed as is with `raw`). */
@@ -55,38 +47,6 @@ export interface GeneratedText {
   finishReason: "stop" | "length";
 }
 
-/** End-of-turn markers that close an assistant turn in common chat templates. */
-const END_OF_TURN_TOKENS = [
-  "<|im_end|>",
-  "<|eot_id|>",
-  "<|end|>",
-  "<|endoftext|>",
-  "<｜end▁of▁sentence｜>",
-  "</s>",
-];
-
-function hasTokenizerFiles(path: string): boolean {
-  if (path.endsWith(".gguf")) return existsSync(path);
-  return existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, "tokenizer.json"));
-}
-
-/** EOS plus every end-of-turn token the tokenizer knows, plus generation_config.json's eos ids. */
-export function stopTokenIdsFor(tokenizer: TextTokenizer, modelPath?: string): number[] {
-  const ids = new Set<number>();
-  if (tokenizer.eosTokenId !== undefined) ids.add(tokenizer.eosTokenId);
-  for (const t of END_OF_TURN_TOKENS) {
-    const id = tokenizer.tokenToId(t);
-    if (id !== undefined && tokenizer.isSpecial(id)) ids.add(id);
-  }
-  const genConfig = modelPath ? join(modelPath, "generation_config.json") : "";
-  if (genConfig && existsSync(genConfig)) {
-    const eos = (JSON.parse(readFileSync(genConfig, "utf8")) as { eos_token_id?: number | number[] })
-      .eos_token_id;
-    for (const id of Array.isArray(eos) ? eos : eos === undefined ? [] : [eos]) ids.add(id);
-  }
-  return [...ids];
-}
-
 function cutAtStop(text: string, stops: readonly string[]): { text: string; stopped: boolean } {
   let cut = -1;
   for (const s of stops) {
@@ -99,13 +59,19 @@ function cutAtStop(text: string, stops: readonly string[]): { text: string; stop
 export class LocalLanguageModel {
   private constructor(
     readonly spec: LocalModelSpec,
-    readonly loaded: LoadedModel,
-    readonly tokenizer: TextTokenizer,
-    private readonly stopIds: number[],
+    readonly opened: OpenedModel,
   ) {}
 
   get model(): Model {
-    return this.loaded.model;
+    return this.opened.model;
+  }
+
+  get tokenizer(): TextTokenizer {
+    return this.opened.tokenizer;
+  }
+
+  private get stopIds(): number[] {
+    return this.opened.stopIds;
   }
 
   /** A readable name: the model path, with the adapter when there is one. */
@@ -114,19 +80,8 @@ export class LocalLanguageModel {
   }
 
   static async load(spec: LocalModelSpec): Promise<LocalLanguageModel> {
-    const loaded = loadModel(spec.model, spec.adapter ? { adapter: spec.adapter } : {});
-    const tokenizerSource =
-      spec.tokenizer ??
-      [spec.model, spec.adapter].find((p): p is string => p !== undefined && hasTokenizerFiles(p)) ??
-      spec.model;
-    const tokenizer = await loadTokenizer(tokenizerSource);
-    return new LocalLanguageModel(spec, loaded, tokenizer, stopTokenIdsFor(tokenizer, spec.model));
-  }
-
-  private templateChoice(): TemplateChoice {
-    if (this.spec.chatTemplate) return { chatTemplate: this.spec.chatTemplate };
-    if (this.spec.template) return { template: this.spec.template };
-    return {};
+    const { baseDir, ...modelSpec } = spec;
+    return new LocalLanguageModel(spec, await openModel(modelSpec, { baseDir }));
   }
 
   /** The token ids generation starts from for one input. */
@@ -141,7 +96,7 @@ export class LocalLanguageModel {
       : [{ role: "user", content: input.prompt ?? "" }];
     if (input.system && messages[0]?.role !== "system")
       messages.unshift({ role: "system", content: input.system });
-    return renderGenerationPrompt(messages, this.tokenizer, this.templateChoice()).inputIds;
+    return renderGenerationPrompt(messages, this.tokenizer, this.opened.tokenizeOptions).inputIds;
   }
 
   /** Generates one response per input, in order. */

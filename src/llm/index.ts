@@ -39,7 +39,8 @@ export function createLlmBackend(config: LlmConfig, rt: BackendRuntime = {}): Ll
       adapter: config.adapter,
       tokenizer: config.tokenizer,
       template: config.template,
-      chatTemplate: config.chat_template,
+      chat_template: config.chat_template,
+      ...(config.base_dtype ? { base_dtype: config.base_dtype } : {}),
       json: config.json_mode,
       meter,
     });

@@ -20,6 +20,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SftError } from "../errors.js";
 import { type GeneratedText, LocalLanguageModel, type LocalModelSpec } from "../generate/index.js";
+import { resolveChatTemplate } from "../tokenize/chat-templates.js";
 import type { UsageMeter } from "./accounting.js";
 import { RequestLimiter } from "./limiter.js";
 import { stableHash } from "./store.js";
@@ -81,14 +82,20 @@ export class LocalBackend implements LlmBackend {
       model: requirePath(opts.model, "llm.model"),
       adapter: opts.adapter === undefined ? undefined : requirePath(opts.adapter, "llm.adapter"),
       tokenizer: opts.tokenizer === undefined ? undefined : requirePath(opts.tokenizer, "llm.tokenizer"),
-      template: opts.template,
-      chatTemplate: opts.chatTemplate,
+      ...(opts.template !== undefined ? { template: opts.template } : {}),
+      ...(opts.mask_policy !== undefined ? { mask_policy: opts.mask_policy } : {}),
+      ...(opts.base_dtype !== undefined ? { base_dtype: opts.base_dtype } : {}),
+      ...(opts.bf16 !== undefined ? { bf16: opts.bf16 } : {}),
     };
-    const prompt = opts.chatTemplate
-      ? typeof opts.chatTemplate === "string"
-        ? `chat_template#${stableHash(opts.chatTemplate).slice(0, 8)}`
-        : "chat_template"
-      : (opts.template ?? "default");
+    // a name, file or inline template is read now: the id (and every cache key) follows its text
+    const chat = resolveChatTemplate(opts.chat_template, { field: "llm.chat_template" });
+    if (chat !== undefined) this.spec.chat_template = chat === true ? true : chat.source;
+    const prompt =
+      chat === undefined
+        ? (opts.template ?? "default")
+        : chat === true
+          ? "chat_template"
+          : `chat_template#${stableHash(chat.source).slice(0, 8)}`;
     const files = stableHash([
       filesFingerprint(this.spec.model),
       this.spec.adapter && filesFingerprint(this.spec.adapter),

@@ -37,8 +37,9 @@ import { SftError } from "../errors.js";
 import { writeReport } from "../eval/report/index.js";
 import { type EvalResult, runEvaluation } from "../eval/runner.js";
 import { LlmStore } from "../llm/store.js";
+import { openTokenizer } from "../model/open.js";
 import type { SftRecord } from "../record/record.js";
-import { loadTokenizer, preflight, tryTokenizeRecord } from "../tokenize/index.js";
+import { preflight, tryTokenizeRecord } from "../tokenize/index.js";
 import { train } from "../train/index.js";
 import type { OutputStream } from "../train/progress.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
@@ -365,8 +366,12 @@ export async function runQuickstart(opts: QuickstartOptions): Promise<Quickstart
   writeFileAtomicSync(files.template, TEMPLATE_YAML);
   const template = `${files.template}#${TEMPLATE_NAME}`;
   say("check", `pre-flight checks of every sample (template ${template})`);
-  const tokenizer = await loadTokenizer(BUILTIN_MODEL_DIR);
-  const tokenizeOptions = { template, maxSeqLength: TRAIN_RECIPE.max_seq_length };
+  // the same spec the training stage gets, opened the way `sft train` opens it
+  const { tokenizer, tokenizeOptions } = await openTokenizer({
+    model: BUILTIN_MODEL_DIR,
+    template,
+    max_seq_length: TRAIN_RECIPE.max_seq_length,
+  });
   const check = await preflight(clean, tokenizer, { ...tokenizeOptions, maxFailures: 20 });
   if (!check.ok) {
     const counts = Object.entries(check.counts)

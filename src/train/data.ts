@@ -6,9 +6,11 @@
 import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
 import { basename, extname, join } from "node:path";
+import { pickModelSpec } from "../config/model-spec.js";
 import type { TrainConfig } from "../config/train.js";
 import { readRecords } from "../data/io/index.js";
 import { SftError } from "../errors.js";
+import { tokenizeOptionsFor } from "../model/open.js";
 import type { SftRecord } from "../record/record.js";
 import { LOST_CONTENT_HINT } from "../tokenize/content-loss.js";
 import {
@@ -140,14 +142,12 @@ async function loadSource(
   let records = 0;
   let rejected = 0;
   let truncated = 0;
-  const template = src.template ?? config.template;
+  // the spec's options, as `sft data check` derives them; a dataset's own template wins
   const tokenizeOptions: TokenizeOptions = {
-    ...(template ? { template } : {}),
-    ...(config.chat_template ? { chatTemplate: config.chat_template } : {}),
-    maskPolicy: config.mask_policy,
-    maxSeqLength: config.max_seq_length,
-    ...(config.truncation ? { truncation: config.truncation } : {}),
-    ...(config.lost_content ? { lostContent: config.lost_content } : {}),
+    ...tokenizeOptionsFor(pickModelSpec(config), {
+      tokenize: { truncation: config.truncation, lostContent: config.lost_content },
+    }),
+    ...(src.template ? { template: src.template } : {}),
   };
   const read = readRecords(src.path, { allowNonAlternating: config.allow_non_alternating });
   for await (const record of read as AsyncGenerator<SftRecord>) {

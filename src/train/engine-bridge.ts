@@ -5,17 +5,19 @@
  */
 import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ALL_LINEAR, resolveBaseDtype, type TrainConfig } from "../config/train.js";
-import { loadCheckpoint, saveHfModel } from "../engine/checkpoint/hf.js";
+import { pickModelSpec } from "../config/model-spec.js";
+import { ALL_LINEAR, type TrainConfig } from "../config/train.js";
+import { saveHfModel } from "../engine/checkpoint/hf.js";
 import { hfTokenizerFromGguf } from "../engine/checkpoint/hf-tokenizer.js";
-import { readPeftAdapter, writePeftAdapter } from "../engine/checkpoint/peft.js";
+import { writePeftAdapter } from "../engine/checkpoint/peft.js";
 import type { ModelConfig } from "../engine/config.js";
-import { LORA_TARGETS, type LoraOptions } from "../engine/lora.js";
-import { createModel, type Model } from "../engine/model.js";
+import type { LoraOptions } from "../engine/lora.js";
+import type { Model } from "../engine/model.js";
 import { familyOf } from "../engine/models/registry.js";
 import type { ParamStore } from "../engine/params.js";
-import { SftError } from "../errors.js";
-import { loadTokenizer, type TextTokenizer } from "../tokenize/tokenizer.js";
+import { openModel } from "../model/open.js";
+import type { TokenizeOptions } from "../tokenize/mask.js";
+import type { TextTokenizer } from "../tokenize/tokenizer.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
 /** One collated micro-batch, row-major [B, T]. Labels are aligned with input ids (-100 = not trained); the shift happens in the model. */
@@ -67,6 +69,8 @@ export interface OpenedModel {
   trainable: TrainableModel;
   modelConfig: ModelConfig;
   tokenizer: TextTokenizer;
+  /** The spec's tokenize options (what `sft data check` uses for the same spec). */
+  tokenizeOptions: TokenizeOptions;
 }
 
 const TOKENIZER_FILES = [
@@ -77,7 +81,8 @@ const TOKENIZER_FILES = [
   "generation_config.json",
 ];
 
-function loraOptions(config: TrainConfig, modelConfig: ModelConfig): LoraOptions | null {
+/** The LoRA the config asks for (null: full fine-tuning); an adapter's own options win in openModel. */
+function loraOptions(config: TrainConfig): LoraOptions | null {
   if (config.finetuning_type !== "lora") return null;
   const l = config.lora;
   return {
@@ -85,45 +90,20 @@ function loraOptions(config: TrainConfig, modelConfig: ModelConfig): LoraOptions
     alpha: l.alpha,
     dropout: l.dropout,
     rsLora: l.rslora,
-    targets: l.target_modules === ALL_LINEAR ? [...LORA_TARGETS[modelConfig.architecture]] : l.target_modules,
+    targets: l.target_modules === ALL_LINEAR ? [ALL_LINEAR] : l.target_modules,
   };
 }
 
 /** Loads the base model (+ adapter), builds LoRA or full training, and the tokenizer. */
 export async function openTrainableModel(config: TrainConfig): Promise<OpenedModel> {
-  const ckpt = loadCheckpoint(config.model);
-  if (ckpt.tensors.size === 0)
-    throw new SftError("the model has no weights (a bare config.json)", {
-      where: { file: config.model, field: "model" },
-      hint: "fine-tuning needs pretrained weights: pass a model directory or a .gguf file",
-    });
-  const tokenizer = await loadTokenizer(config.tokenizer ?? config.model);
-  // continuing an adapter: its own rank, alpha and targets win over the config's
-  const adapter = config.adapter ? readPeftAdapter(config.adapter) : undefined;
-  let lora = loraOptions(config, ckpt.config);
-  if (lora && adapter)
-    lora = {
-      ...lora,
-      r: adapter.config.r,
-      alpha: adapter.config.loraAlpha,
-      targets: adapter.config.targetModules,
-      rsLora: adapter.config.useRslora,
-    };
-  const model = createModel(ckpt.config, ckpt.tensors, {
+  const opened = await openModel(pickModelSpec(config), {
+    lora: loraOptions(config),
     seed: config.seed,
-    lora,
     gradientCheckpointing: config.gradient_checkpointing,
-    // validation admits only f32 and bf16 until the quantized kernels exist
-    frozenBf16: resolveBaseDtype(config) === "bf16",
+    requireWeights: true,
+    tokenize: { truncation: config.truncation, lostContent: config.lost_content },
   });
-  if (config.adapter) {
-    if (!model.lora)
-      throw new SftError("`adapter` needs finetuning_type: lora", {
-        where: { field: "adapter" },
-        hint: "to train a merged model fully, merge the adapter first",
-      });
-    model.loadAdapter(adapter!.tensors, config.adapter);
-  }
+  const { model, tokenizer, checkpoint: ckpt } = opened;
   const trainable: TrainableModel = {
     params: model.store,
     numParams: model.numParameters,
@@ -186,5 +166,5 @@ export async function openTrainableModel(config: TrainConfig): Promise<OpenedMod
       }
     },
   };
-  return { model, trainable, modelConfig: ckpt.config, tokenizer };
+  return { model, trainable, modelConfig: ckpt.config, tokenizer, tokenizeOptions: opened.tokenizeOptions };
 }

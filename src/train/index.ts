@@ -51,6 +51,10 @@ function absolutePaths(c: TrainConfig): TrainConfig {
     datasets: c.datasets?.map((d) => ({ ...d, path: resolve(d.path), eval_path: abs(d.eval_path) })),
     // keep templates that are file paths working too
     template: c.template && existsSync(c.template) ? resolve(c.template) : c.template,
+    chat_template:
+      typeof c.chat_template === "string" && existsSync(c.chat_template)
+        ? resolve(c.chat_template)
+        : c.chat_template,
   };
 }
 

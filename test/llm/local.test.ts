@@ -56,9 +56,9 @@ test("chat() renders the messages with the template's generation prompt", async 
   // A Jinja chat template given as text renders differently, and the backend id says so.
   const chatml =
     "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
-  const jinja = new LocalBackend({ model: stories, chatTemplate: chatml });
+  const jinja = new LocalBackend({ model: stories, chat_template: chatml });
   const viaJinja = await jinja.chat(messages, { temperature: 0, max_tokens: 24 });
-  const jinjaLm = await LocalLanguageModel.load({ model: stories, chatTemplate: chatml });
+  const jinjaLm = await LocalLanguageModel.load({ model: stories, chat_template: chatml });
   assert.equal(viaJinja.usage.prompt_tokens, jinjaLm.promptIds({ messages }).length);
   assert.notEqual(viaJinja.usage.prompt_tokens, res.usage.prompt_tokens);
   assert.notEqual(jinja.id, backend.id);

@@ -4,20 +4,20 @@
  * (e.g. PyTorch): `loss` [1], `grad.<name>` and `param.<name>` for every trainable tensor.
  */
 import { readFileSync } from "node:fs";
+import type { ModelSpecInput } from "../config/model-spec.js";
+import { writeSafetensors } from "../engine/checkpoint/safetensors.js";
+import type { LoraOptions } from "../engine/lora.js";
+import type { Batch } from "../engine/model.js";
+import type { Tensor } from "../engine/tensor.js";
 import { SftError } from "../errors.js";
-import { loadCheckpoint } from "./checkpoint/hf.js";
-import { readPeftAdapter } from "./checkpoint/peft.js";
-import { writeSafetensors } from "./checkpoint/safetensors.js";
-import { LORA_TARGETS, type LoraOptions } from "./lora.js";
-import { type Batch, createModel } from "./model.js";
-import type { Tensor } from "./tensor.js";
+import { openModelWeights } from "./open.js";
 
-/** The command's flags as given (strings; validated here). */
 export interface GradsFlags {
   model: string;
   batch: string;
   out: string;
   adapter?: string;
+  baseDtype?: string;
   loraR?: string;
   loraAlpha?: string;
   loraTargets?: string;
@@ -122,34 +122,26 @@ function loraFromFlags(f: GradsFlags): LoraOptions | null {
   };
 }
 
-export function runGrads(f: GradsFlags): { loss: number; trainedTokens: number; tensors: number } {
-  const checkpoint = loadCheckpoint(f.model);
+/** `spec`: the model side (model, adapter, base_dtype) as the command gave it. */
+export function runGrads(
+  f: GradsFlags,
+  spec: ModelSpecInput,
+): { loss: number; trainedTokens: number; tensors: number } {
   const batch = readBatchFile(f.batch);
-  let lora = loraFromFlags(f);
-  const adapter = f.adapter ? readPeftAdapter(f.adapter) : null;
-  if (adapter) {
-    if (lora) {
-      throw new SftError("give either --adapter or --lora-* flags, not both", {
-        where: { field: "--adapter" },
-        hint: "the adapter's adapter_config.json fixes r, alpha and targets",
-      });
-    }
-    const allowed = LORA_TARGETS[checkpoint.config.architecture];
-    const targets = adapter.config.targetModules.includes("all-linear")
-      ? [...allowed]
-      : [...new Set(adapter.config.targetModules.map((t) => t.split(".").pop() ?? t))];
-    lora = {
-      r: adapter.config.r,
-      alpha: adapter.config.loraAlpha,
-      targets,
-      rsLora: adapter.config.useRslora,
-    };
+  const lora = loraFromFlags(f);
+  if (spec.adapter !== undefined && lora) {
+    throw new SftError("give either --adapter or --lora-* flags, not both", {
+      where: { field: "--adapter" },
+      hint: "the adapter's adapter_config.json fixes r, alpha and targets",
+    });
   }
-  const model = createModel(checkpoint.config, checkpoint.tensors.size > 0 ? checkpoint.tensors : null, {
-    lora,
+  // the adapter's own LoRA when there is one (undefined), else the flags' (or none)
+  // (dropout off: the gradients are compared exactly)
+  const { model } = openModelWeights(spec, {
+    lora: spec.adapter !== undefined ? undefined : lora,
+    adapterDropout: 0,
     seed: 0,
   });
-  if (adapter) model.loadAdapter(adapter.tensors, f.adapter);
   model.zeroGrad();
   const result = model.forwardBackward(batch);
   if (result.trainedTokens === 0) {
