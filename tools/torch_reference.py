@@ -6,7 +6,10 @@ It re-implements, with ordinary torch ops and autograd, the Hugging Face semanti
 the Llama family (Llama 2/3, Mistral, Qwen2 q/k/v bias, Qwen3 q/k RMSNorm, SmolLM;
 grouped-query attention, "rotate half" RoPE with default/linear/llama3 scaling, tied or
 untied embeddings) and GPT-2 (LayerNorm, learned positions, Conv1D weights [in, out],
-tanh GELU), plus LoRA as PEFT applies it. It needs only torch (Debian python3-torch 1.13).
+tanh GELU), Mistral's sliding window, and Gemma 2 / Gemma 3 text ((1 + w) RMSNorm, embeddings
+scaled by sqrt(hidden), four norms per layer, q/k norm, GeGLU, query_pre_attn_scalar,
+sliding and global layers with their own RoPE base, attention and final-logit soft-capping),
+plus LoRA as PEFT applies it. It needs only torch (Debian python3-torch 1.13).
 
 Modes (run with /usr/bin/python3):
   grads     --model DIR|config.json --weights W.safetensors --batch B.json --out O.safetensors
