@@ -2,7 +2,7 @@
  * Training speed of sftkit against the plain-PyTorch implementation (tools/torch_reference.py)
  * on the same machine, same model shapes, batch and sequence length, in one run:
  *
- *   npx tsx tools/bench-train-vs-torch.ts [--steps 5] [--warmup 1] [--only gpt2|llama] [--no-lora]
+ *   npx tsx tools/bench-train-vs-torch.ts [--steps 5] [--warmup 1] [--only gpt2|llama|gemma3-270m] [--no-lora]
  *
  * Models: a GPT-2-like config (6 layers, width 384, 6 heads, vocab 8192) and a Llama-like
  * one of similar size (6 layers, width 384, 6 heads / 2 KV heads, SwiGLU 1024, tied), each
@@ -43,6 +43,27 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
     rope_theta: 10000,
     tie_word_embeddings: true,
     hidden_act: "silu",
+  },
+  // The Gemma 3 270M shape (../shared/models/shapes/gemma3-270m.json); run it alone with
+  // --only gemma3-270m and a short sequence: its 262144-token vocabulary dominates.
+  "gemma3-270m": {
+    model_type: "gemma3_text",
+    vocab_size: 262144,
+    hidden_size: 640,
+    intermediate_size: 2048,
+    num_hidden_layers: 18,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    head_dim: 256,
+    query_pre_attn_scalar: 256,
+    sliding_window: 512,
+    sliding_window_pattern: 6,
+    rope_theta: 1000000,
+    rope_local_base_freq: 10000,
+    rms_norm_eps: 1e-6,
+    max_position_embeddings: 32768,
+    hidden_activation: "gelu_pytorch_tanh",
+    tie_word_embeddings: true,
   },
 };
 
@@ -88,7 +109,7 @@ const rows: string[] = [];
 const loadBefore = loadavg()[0];
 try {
   for (const [name, cfg] of Object.entries(CONFIGS)) {
-    if (only && only !== name) continue;
+    if (only ? only !== name : name === "gemma3-270m") continue;
     const path = join(dir, `${name}.json`);
     writeFileSync(path, JSON.stringify(cfg));
     for (const lora of process.argv.includes("--no-lora") ? [false] : [false, true]) {

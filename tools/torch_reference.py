@@ -6,7 +6,10 @@ It re-implements, with ordinary torch ops and autograd, the Hugging Face semanti
 the Llama family (Llama 2/3, Mistral, Qwen2 q/k/v bias, Qwen3 q/k RMSNorm, SmolLM;
 grouped-query attention, "rotate half" RoPE with default/linear/llama3 scaling, tied or
 untied embeddings) and GPT-2 (LayerNorm, learned positions, Conv1D weights [in, out],
-tanh GELU), plus LoRA as PEFT applies it. It needs only torch (Debian python3-torch 1.13).
+tanh GELU), Mistral's sliding window, and Gemma 2 / Gemma 3 text ((1 + w) RMSNorm, embeddings
+scaled by sqrt(hidden), four norms per layer, q/k norm, GeGLU, query_pre_attn_scalar,
+sliding and global layers with their own RoPE base, attention and final-logit soft-capping),
+plus LoRA as PEFT applies it. It needs only torch (Debian python3-torch 1.13).
 
 Modes (run with /usr/bin/python3):
   grads     --model DIR|config.json --weights W.safetensors --batch B.json --out O.safetensors
@@ -92,7 +95,51 @@ class Cfg:
     pass
 
 
+def parse_gemma_config(j):
+    """Gemma 2 / Gemma 3 text (and the text_config of a gemma3 vision checkpoint)."""
+    c = Cfg()
+    if j["model_type"] == "gemma3":
+        outer = j
+        j = dict(j["text_config"])
+        j.setdefault("tie_word_embeddings", outer.get("tie_word_embeddings", True))
+        j["model_type"] = "gemma3_text"
+    c.model_type = j["model_type"]
+    c.arch = "gemma"
+    c.vocab = j["vocab_size"]
+    c.hidden = j["hidden_size"]
+    c.layers = j["num_hidden_layers"]
+    c.heads = j["num_attention_heads"]
+    c.kv_heads = j.get("num_key_value_heads") or c.heads
+    c.head_dim = j.get("head_dim") or 256
+    c.inter = j["intermediate_size"]
+    c.max_pos = j.get("max_position_embeddings", 32768)
+    c.eps = j.get("rms_norm_eps", 1e-6)
+    gemma3 = c.model_type == "gemma3_text"
+    c.theta = j.get("rope_theta", 1e6 if gemma3 else 10000.0)
+    c.scaling = j.get("rope_scaling")
+    # sliding layers of Gemma 3 rotate with their own base and no scaling
+    c.local_theta = j.get("rope_local_base_freq", 10000.0) if gemma3 else c.theta
+    c.tied = j.get("tie_word_embeddings", True)
+    c.qkv_bias = c.o_bias = j.get("attention_bias", False)
+    c.mlp_bias = False
+    c.qk_norm = gemma3
+    c.window = j.get("sliding_window")
+    if "layer_types" in j:
+        c.sliding = [t == "sliding_attention" for t in j["layer_types"]]
+    elif gemma3:
+        n = j.get("sliding_window_pattern", 6)
+        c.sliding = [(i + 1) % n != 0 for i in range(c.layers)]
+    else:
+        c.sliding = [i % 2 == 0 for i in range(c.layers)]
+    c.attn_scale = j.get("query_pre_attn_scalar", c.head_dim) ** -0.5
+    c.attn_cap = j.get("attn_logit_softcapping")
+    c.final_cap = j.get("final_logit_softcapping")
+    return c
+
+
 def parse_config(j):
+    if j["model_type"] in ("gemma2", "gemma3_text", "gemma3"):
+        return parse_gemma_config(j)
     c = Cfg()
     c.model_type = j["model_type"]
     c.vocab = j["vocab_size"]
@@ -168,6 +215,9 @@ def param_shapes(c):
                 s[f"{p}.self_attn.q_norm.weight"] = (c.head_dim,)
                 s[f"{p}.self_attn.k_norm.weight"] = (c.head_dim,)
             s[f"{p}.post_attention_layernorm.weight"] = (C,)
+            if c.arch == "gemma":
+                s[f"{p}.pre_feedforward_layernorm.weight"] = (C,)
+                s[f"{p}.post_feedforward_layernorm.weight"] = (C,)
             for n, o, i in (("gate_proj", I, C), ("up_proj", I, C), ("down_proj", C, I)):
                 s[f"{p}.mlp.{n}.weight"] = (o, i)
                 if c.mlp_bias:
@@ -260,20 +310,22 @@ class Reference:
             m = m & same
         return m.unsqueeze(1)  # [B or 1, 1, T, T]
 
-    def attend(self, q, k, v, mask):
+    def attend(self, q, k, v, mask, scale=None, cap=None):
         # q [B,H,T,D], k/v [B,KVH,T,D]
         rep = q.shape[1] // k.shape[1]
         k = k.repeat_interleave(rep, dim=1)
         v = v.repeat_interleave(rep, dim=1)
-        s = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+        s = (q @ k.transpose(-1, -2)) * (scale if scale is not None else 1 / math.sqrt(q.shape[-1]))
+        if cap:
+            s = cap * torch.tanh(s / cap)
         s = s.masked_fill(~mask, float("-inf"))
         return torch.softmax(s, dim=-1) @ v
 
-    def rope_tables(self, positions):
+    def rope_tables(self, positions, theta=None, scaling="config"):
         c = self.c
         D = c.head_dim
-        inv = 1.0 / (c.theta ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
-        sc = c.scaling
+        inv = 1.0 / ((theta or c.theta) ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+        sc = c.scaling if scaling == "config" else scaling
         kind = (sc or {}).get("rope_type", (sc or {}).get("type")) if sc else None
         if kind == "linear":
             inv = inv / sc["factor"]
@@ -300,8 +352,49 @@ class Reference:
     def rmsnorm(self, x, w):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.c.eps) * w
 
+    def gemma_norm(self, x, w):
+        """Gemma's RMSNorm scales by (1 + w)."""
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.c.eps) * (1.0 + w)
+
+    def gemma_hidden_states(self, ids, positions, segments):
+        c = self.c
+        p = self.p
+        B, T = ids.shape
+        full_mask = self.attention_mask(T, segments)
+        window_mask = self.attention_mask(T, segments, c.window)
+        g_cos, g_sin = self.rope_tables(positions)
+        l_cos, l_sin = self.rope_tables(positions, c.local_theta, None if c.qk_norm else "config")
+        H, KVH, D = c.heads, c.kv_heads, c.head_dim
+        x = p["model.embed_tokens.weight"][ids] * math.sqrt(c.hidden)
+        for l in range(c.layers):
+            pre = f"model.layers.{l}"
+            sliding = c.sliding[l] and c.window
+            cos, sin = (l_cos, l_sin) if sliding else (g_cos, g_sin)
+            cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+            h = self.gemma_norm(x, p[f"{pre}.input_layernorm.weight"])
+            q = self.linear(h, f"{pre}.self_attn.q_proj").view(B, T, H, D)
+            k = self.linear(h, f"{pre}.self_attn.k_proj").view(B, T, KVH, D)
+            v = self.linear(h, f"{pre}.self_attn.v_proj").view(B, T, KVH, D)
+            if c.qk_norm:
+                q = self.gemma_norm(q, p[f"{pre}.self_attn.q_norm.weight"])
+                k = self.gemma_norm(k, p[f"{pre}.self_attn.k_norm.weight"])
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            q = q * cos + self.rotate_half(q) * sin
+            k = k * cos + self.rotate_half(k) * sin
+            a = self.attend(q, k, v, window_mask if sliding else full_mask, c.attn_scale, c.attn_cap)
+            a = self.linear(a.transpose(1, 2).reshape(B, T, H * D), f"{pre}.self_attn.o_proj")
+            x = x + self.gemma_norm(a, p[f"{pre}.post_attention_layernorm.weight"])
+            h = self.gemma_norm(x, p[f"{pre}.pre_feedforward_layernorm.weight"])
+            g = self.linear(h, f"{pre}.mlp.gate_proj")
+            g = 0.5 * g * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (g + 0.044715 * g.pow(3))))
+            m = self.linear(g * self.linear(h, f"{pre}.mlp.up_proj"), f"{pre}.mlp.down_proj")
+            x = x + self.gemma_norm(m, p[f"{pre}.post_feedforward_layernorm.weight"])
+        return self.gemma_norm(x, p["model.norm.weight"])
+
     def hidden_states(self, ids, positions, segments):
         c = self.c
+        if c.arch == "gemma":
+            return self.gemma_hidden_states(ids, positions, segments)
         B, T = ids.shape
         mask = self.attention_mask(T, segments, getattr(c, "window", None))
         if c.arch == "gpt2":
@@ -352,7 +445,9 @@ class Reference:
         return self.p["lm_head.weight"]
 
     def logits(self, ids, positions, segments):
-        return self.hidden_states(ids, positions, segments) @ self.lm_head().t()
+        z = self.hidden_states(ids, positions, segments) @ self.lm_head().t()
+        cap = getattr(self.c, "final_cap", None)
+        return cap * torch.tanh(z / cap) if cap else z
 
 
 def shifted_targets(labels, segments):
@@ -426,6 +521,20 @@ def tiny_configs():
         "n_positions": 32, "n_inner": 40, "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new",
         "tie_word_embeddings": True,
     }
+    gemma3 = {
+        "model_type": "gemma3_text", "vocab_size": 48, "hidden_size": 16, "intermediate_size": 24,
+        "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+        "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+        "rope_local_base_freq": 10000.0, "rope_scaling": {"rope_type": "linear", "factor": 4.0},
+        "query_pre_attn_scalar": 6, "sliding_window": 3, "sliding_window_pattern": 2,
+        "hidden_activation": "gelu_pytorch_tanh", "tie_word_embeddings": True,
+        "attn_logit_softcapping": None, "final_logit_softcapping": None,
+    }
+    gemma2 = dict(gemma3, model_type="gemma2", rope_theta=10000.0, rope_scaling=None, head_dim=4,
+                  query_pre_attn_scalar=4, attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
+                  layer_types=["sliding_attention", "full_attention", "sliding_attention"])
+    for k in ("rope_local_base_freq", "sliding_window_pattern"):
+        del gemma2[k]
     return {
         "llama": (llama, None, False),
         "smollm-tied": (smollm, None, False),
@@ -440,6 +549,11 @@ def tiny_configs():
         "mistral-window": (mistral, None, False),
         "mistral-window-lora": (mistral, {"r": 4, "alpha": 8, "targets": ["q_proj", "k_proj", "v_proj", "o_proj",
                                                                          "gate_proj", "up_proj", "down_proj"]}, True),
+        "gemma3": (gemma3, None, False),
+        "gemma3-lora": (gemma3, {"r": 4, "alpha": 8, "targets": ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                               "gate_proj", "up_proj", "down_proj"]}, True),
+        "gemma2": (gemma2, None, False),
+        "gemma2-lora": (gemma2, {"r": 2, "alpha": 4, "targets": ["q_proj", "v_proj", "o_proj", "down_proj"]}, True),
     }
 
 

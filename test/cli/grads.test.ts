@@ -31,7 +31,7 @@ function torchAvailable(): boolean {
 const tmp = mkdtempSync(join(tmpdir(), "sft-grads-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 
-for (const name of ["qwen3-qknorm", "gpt2", "mistral-window"]) {
+for (const name of ["qwen3-qknorm", "gpt2", "mistral-window", "gemma3", "gemma2"]) {
   test(`sft grads (full fine-tuning) matches the torch fixture: ${name}`, () => {
     const dir = join(FIXTURES, name);
     const out = join(tmp, `${name}.safetensors`);

@@ -86,6 +86,10 @@ test("torch fixtures are present for every architecture variant", () => {
     "gpt2-lora",
     "mistral-window",
     "mistral-window-lora",
+    "gemma3",
+    "gemma3-lora",
+    "gemma2",
+    "gemma2-lora",
   ]) {
     assert.ok(names.includes(n), n);
   }
@@ -96,6 +100,6 @@ for (const name of names) {
 }
 
 test("matches the PyTorch reference with the TypeScript reference kernels", () => {
-  for (const name of ["qwen3-qknorm", "gpt2-packed-untied", "llama-lora", "mistral-window"])
+  for (const name of ["qwen3-qknorm", "gpt2-packed-untied", "llama-lora", "mistral-window", "gemma2-lora"])
     checkFixture(name, referenceKernels);
 });
