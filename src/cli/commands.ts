@@ -25,10 +25,19 @@ import { register as generate } from "./generate.js";
 import { register as grads } from "./grads.js";
 import { register as quickstart } from "./quickstart.js";
 import { register as train } from "./train.js";
+import { register as ui } from "./ui.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [grads, train, generate, evalCommand, exportCommand, quickstart];
+export const COMMANDS: RegisterCommand[] = [
+  grads,
+  train,
+  generate,
+  evalCommand,
+  exportCommand,
+  quickstart,
+  ui,
+];
 
 export const DATA_COMMANDS: RegisterCommand[] = [
   dataBuild,
