@@ -27,7 +27,7 @@ export function register(parent: Command): void {
     .command("ui")
     .description("serve a local dashboard of training runs (live curves) on 127.0.0.1")
     .option("--runs <dir>", "folder whose subfolders are run directories", "runs")
-    .option("--data <dir>", "folder of dataset files the dashboard may open")
+    .option("--data <dir>", "folder of dataset files (checked to exist; the data view is not built yet)")
     .option("--port <n>", "port (0 picks a free one)", "7860")
     .option(
       "--host <host>",

@@ -54,7 +54,7 @@ export async function pageHtml(): Promise<string> {
   const script = (await bundle()).replaceAll("</script", "<\\/script");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>sft ui</title><style>${STYLE}</style></head>
+<link rel="icon" href="data:,"><title>sft ui</title><style>${STYLE}</style></head>
 <body><header><h1>sft ui</h1><span id="status">connecting…</span></header>
 <main><section><h2>Runs</h2><div id="runs"></div></section>
 <section><h2>Curves</h2><div class="charts" id="charts"></div></section></main>

@@ -125,7 +125,7 @@ function chart(key: string, title: string): HTMLElement {
     if (pts.length) lines.push({ id, pts });
   }
   if (!lines.length) {
-    box.append(el("div", "empty", "no points yet"));
+    box.append(el("div", "empty", `no ${key} logged (yet)`));
     return box;
   }
   const W = 320;
