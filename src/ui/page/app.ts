@@ -170,8 +170,14 @@ function chart(key: string, title: string): HTMLElement {
   return box;
 }
 
+/** The fixed charts, plus one per task for multi-task runs (`eval_<task>_loss`). */
 function renderCharts(): void {
-  $("charts").replaceChildren(...METRICS.map((m) => chart(m.key, m.title)));
+  const tasks = new Set<string>();
+  for (const id of shown)
+    for (const e of series.get(id)?.entries ?? [])
+      for (const k of Object.keys(e)) if (/^eval_.+_loss$/.test(k)) tasks.add(k);
+  const extra = [...tasks].sort().map((k) => ({ key: k, title: `eval loss: ${k.slice(5, -5)}` }));
+  $("charts").replaceChildren(...[...METRICS, ...extra].map((m) => chart(m.key, m.title)));
 }
 
 let pending = false;
