@@ -26,6 +26,7 @@ import { register as grads } from "./grads.js";
 import { register as handoff } from "./handoff.js";
 import { register as quickstart } from "./quickstart.js";
 import { register as train } from "./train.js";
+import { register as ui } from "./ui.js";
 
 export type RegisterCommand = (parent: Command) => void;
 
@@ -37,6 +38,7 @@ export const COMMANDS: RegisterCommand[] = [
   exportCommand,
   handoff,
   quickstart,
+  ui,
 ];
 
 export const DATA_COMMANDS: RegisterCommand[] = [

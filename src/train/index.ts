@@ -27,15 +27,14 @@ import {
 } from "./data.js";
 import { openTrainableModel } from "./engine-bridge.js";
 import { ProgressReporter } from "./progress.js";
-import { runConfigFile, STATE_FILE, writeRunConfig } from "./run-files.js";
+import { RUN_LOCK_FILE, runConfigFile, STATE_FILE, writeRunConfig } from "./run-files.js";
 import { runRecipe, type TrainHooks, type TrainRunResult } from "./trainer.js";
 
 export type { LogEntry, TrainerState } from "./state.js";
 export type { TrainHooks, TrainResult, TrainRunResult } from "./trainer.js";
 
 export const DATASETS_FILE = "datasets.json";
-/** Held while a process trains into the run directory (see util/lock.ts). */
-export const RUN_LOCK_FILE = ".sft-train.lock";
+export { RUN_LOCK_FILE };
 
 /** Paths made absolute, so a run can be resumed from any working directory. */
 function absolutePaths(c: TrainConfig): TrainConfig {

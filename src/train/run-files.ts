@@ -19,6 +19,8 @@ export const CONFIG_FILE = "config.yaml";
 export const STATE_FILE = "trainer_state.json";
 export const TRAINABLE_FILE = "trainable.safetensors";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
+/** Held while a process trains into the run directory (see util/lock.ts). */
+export const RUN_LOCK_FILE = ".sft-train.lock";
 
 /** Writes the resolved config of a new run. */
 export function writeRunConfig(runDir: string, config: TrainConfig): void {
