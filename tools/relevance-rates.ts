@@ -8,7 +8,11 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { type InstructionRow, relevanceRates } from "../src/data/quality/relevance-rates.js";
+import {
+  combinedRelevanceRates,
+  type InstructionRow,
+  relevanceRates,
+} from "../src/data/quality/relevance-rates.js";
 
 const args = process.argv.slice(2);
 let seed = 42;
@@ -29,6 +33,13 @@ for (const file of files) {
   for (const r of relevanceRates(rows, thresholds, seed)) {
     console.log(
       `  ${r.threshold.toFixed(2).padStart(9)}  ${(100 * r.trueRejected).toFixed(1).padStart(18)} %  ${(100 * r.shuffledCaught).toFixed(1).padStart(19)} %`,
+    );
+  }
+  console.log("  key-term < 0.3 or rarity-weighted overlap < x:");
+  console.log("          x  true pairs rejected  shuffled pairs caught");
+  for (const r of combinedRelevanceRates(rows, 0.3, [0.1, 0.2, 0.3, 0.4], seed)) {
+    console.log(
+      `  ${r.idfThreshold.toFixed(2).padStart(9)}  ${(100 * r.trueRejected).toFixed(1).padStart(18)} %  ${(100 * r.shuffledCaught).toFixed(1).padStart(19)} %`,
     );
   }
 }

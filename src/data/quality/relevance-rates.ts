@@ -5,6 +5,7 @@
  * threshold can make one of them perfect on its own.
  */
 import { lexicalRelevance } from "./relevance.js";
+import { IdfRelevance } from "./relevance-idf.js";
 
 export interface InstructionRow {
   instruction: string;
@@ -65,4 +66,42 @@ export function relevanceRates(
     trueRejected: trueScores.filter((s) => s < threshold).length / n,
     shuffledCaught: shuffledScores.filter((s) => s < threshold).length / n,
   }));
+}
+
+export interface CombinedRates extends RelevanceRates {
+  /** the rarity-weighted overlap threshold; threshold is the key-term one */
+  idfThreshold: number;
+}
+
+/**
+ * Rates of the combined rule "key-term score < threshold, or rarity-weighted overlap <
+ * idfThreshold" (either check rejecting the row rejects it), with the IDF statistics taken
+ * from the same rows.
+ */
+export function combinedRelevanceRates(
+  rows: readonly InstructionRow[],
+  threshold: number,
+  idfThresholds: readonly number[],
+  seed = 42,
+): CombinedRates[] {
+  if (rows.length === 0) throw new Error("relevance rates: no rows to measure");
+  const perm = seededPermutation(rows.length, seed);
+  const idf = new IdfRelevance(rows.map((r) => ({ request: requestText(r), answer: r.output })));
+  const pair = (r: InstructionRow, answer: string) => ({
+    lexical: lexicalRelevance(requestText(r), answer).score,
+    idf: idf.score(requestText(r), answer),
+  });
+  const trueScores = rows.map((r) => pair(r, r.output));
+  const shuffledScores = rows.map((r, i) => pair(r, rows[perm[i]].output));
+  const n = rows.length;
+  return idfThresholds.map((idfThreshold) => {
+    const rejected = (s: { lexical: number; idf: number }) => s.lexical < threshold || s.idf < idfThreshold;
+    return {
+      rows: n,
+      threshold,
+      idfThreshold,
+      trueRejected: trueScores.filter(rejected).length / n,
+      shuffledCaught: shuffledScores.filter(rejected).length / n,
+    };
+  });
 }
