@@ -52,7 +52,11 @@ const input = join(tmp, "rows.jsonl");
 writeFileSync(input, `${ROWS.map((r) => JSON.stringify(r)).join("\n")}\n`);
 
 let runs = 0;
-function quality(...flags: string[]): { rejected: Set<string>; rejectsPath: string } {
+function quality(...flags: string[]): {
+  rejected: Set<string>;
+  rejectsPath: string;
+  reasons: Record<string, number>;
+} {
   const out = join(tmp, `out-${++runs}.jsonl`);
   const r = spawnSync(
     process.execPath,
