@@ -56,7 +56,8 @@ export async function runDataQuality(input: string, flags: QualityFlags): Promis
         if (d.report.passed) yield d.record;
         else {
           for (const r of d.report.reasons) {
-            const k = r.replace(/[\d.]+/g, "N");
+            // the summary groups by kind: numbers and the per-row details in (…) are left out
+            const k = r.replace(/\s*\(.*$/s, "").replace(/[\d.]+/g, "N");
             reasonCounts[k] = (reasonCounts[k] ?? 0) + 1;
           }
           rejects.push({

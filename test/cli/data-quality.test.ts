@@ -52,7 +52,11 @@ const input = join(tmp, "rows.jsonl");
 writeFileSync(input, `${ROWS.map((r) => JSON.stringify(r)).join("\n")}\n`);
 
 let runs = 0;
-function quality(...flags: string[]): { rejected: Set<string>; rejectsPath: string } {
+function quality(...flags: string[]): {
+  rejected: Set<string>;
+  rejectsPath: string;
+  reasons: Record<string, number>;
+} {
   const out = join(tmp, `out-${++runs}.jsonl`);
   const r = spawnSync(
     process.execPath,
@@ -62,7 +66,11 @@ function quality(...flags: string[]): { rejected: Set<string>; rejectsPath: stri
     },
   );
   assert.equal(r.status, 0, r.stderr);
-  const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { rejects: string; rejected: number };
+  const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as {
+    rejects: string;
+    rejected: number;
+    reasons: Record<string, number>;
+  };
   const rejected = new Set(
     readFileSync(summary.rejects, "utf8")
       .split("\n")
@@ -70,7 +78,7 @@ function quality(...flags: string[]): { rejected: Set<string>; rejectsPath: stri
       .map((l) => (JSON.parse(l) as { id: string }).id),
   );
   assert.equal(rejected.size, summary.rejected);
-  return { rejected, rejectsPath: summary.rejects };
+  return { rejected, rejectsPath: summary.rejects, reasons: summary.reasons };
 }
 
 function withConfig(yaml: string, ...flags: string[]) {
@@ -82,7 +90,10 @@ function withConfig(yaml: string, ...flags: string[]) {
 const sorted = (s: Set<string>) => [...s].sort();
 
 test("defaults: the refusal and the two less relevant answers fail", () => {
-  assert.deepEqual(sorted(quality().rejected), ["refuse", "storm", "wall"]);
+  const r = quality();
+  assert.deepEqual(sorted(r.rejected), ["refuse", "storm", "wall"]);
+  // rows with different uncovered key terms still count under one kind of reason
+  assert.equal(r.reasons["low relevance: N < N"], 2, JSON.stringify(r.reasons));
 });
 
 test("--relevance-threshold", () => {

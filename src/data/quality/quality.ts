@@ -9,7 +9,7 @@ import type { SftRecord } from "../../record/record.js";
 import { countLength } from "../../text/tokenize.js";
 import { checkCompleteness } from "./completeness.js";
 import { checkLength } from "./length.js";
-import { relevance } from "./relevance.js";
+import { type RelevanceResult, relevance } from "./relevance.js";
 import { SafetyChecker } from "./safety.js";
 
 export interface QualityParts {
@@ -43,6 +43,14 @@ export function instructionAndResponse(r: SftRecord): { instruction: string; res
   return { instruction, response };
 }
 
+/** Names the signal that judged the row, its score, and (lexical) the key terms not covered. */
+export function relevanceReason(rel: RelevanceResult, threshold: number): string {
+  const emb = rel.embedding === undefined ? "" : `, embedding ${rel.embedding.toFixed(2)}`;
+  const missing =
+    rel.missing.length > 0 ? `; key terms not in the answer: ${rel.missing.slice(0, 5).join(", ")}` : "";
+  return `low relevance: ${rel.score.toFixed(2)} < ${threshold} (check ${rel.check}: lexical ${rel.lexical.toFixed(2)}${emb}${missing})`;
+}
+
 export class QualityChecker {
   private readonly safety: SafetyChecker;
 
@@ -68,7 +76,7 @@ export class QualityChecker {
     if (!len.ok && len.reason) reasons.push(len.reason);
     const rel = await relevance(instruction, response, this.rt.embedder);
     if (rel.score < c.relevance.threshold) {
-      reasons.push(`low relevance: ${rel.score.toFixed(2)} < ${c.relevance.threshold}`);
+      reasons.push(relevanceReason(rel, c.relevance.threshold));
     }
     const finish = (record.meta as Record<string, unknown>).finish_reason;
     const comp = checkCompleteness(

@@ -152,6 +152,10 @@ export interface RelevanceResult {
   score: number;
   lexical: number;
   embedding?: number;
+  /** which signal gave the score, so a rejected row can say what judged it */
+  check: "lexical" | "embedding";
+  /** the instruction's key terms the answer did not cover (lexical) */
+  missing: string[];
 }
 
 export async function relevance(
@@ -159,9 +163,11 @@ export async function relevance(
   response: string,
   embedder?: EmbeddingBackend,
 ): Promise<RelevanceResult> {
-  const lexical = lexicalRelevance(instruction, response).score;
-  if (!embedder) return { score: lexical, lexical };
+  const lex = lexicalRelevance(instruction, response);
+  const lexical = lex.score;
+  if (!embedder) return { score: lexical, lexical, check: "lexical", missing: lex.missing };
   const [a, b] = await embedder.embed([instruction, response]);
   const embedding = cosineSimilarity(a, b);
-  return { score: Math.max(lexical, embedding), lexical, embedding };
+  const check = embedding > lexical ? "embedding" : "lexical";
+  return { score: Math.max(lexical, embedding), lexical, embedding, check, missing: lex.missing };
 }
