@@ -11,10 +11,20 @@ import { after, test } from "node:test";
 import { runExport } from "../../../src/cli/export.js";
 import { exportModel } from "../../../src/engine/checkpoint/export.js";
 import { readGguf } from "../../../src/engine/checkpoint/gguf.js";
+import { saveGgufAdapter } from "../../../src/engine/checkpoint/gguf-adapter.js";
+import { saveGgufModel } from "../../../src/engine/checkpoint/gguf-model.js";
 import { loadCheckpoint } from "../../../src/engine/checkpoint/hf.js";
-import { type LoraAdapter, peftTensorName, writePeftAdapter } from "../../../src/engine/checkpoint/peft.js";
+import {
+  type LoraAdapter,
+  mergeLora,
+  peftTensorName,
+  writePeftAdapter,
+} from "../../../src/engine/checkpoint/peft.js";
+import { initRandom } from "../../../src/engine/model.js";
 import { permuteRopeRows } from "../../../src/engine/models/llama/gguf.js";
+import { familyOf } from "../../../src/engine/models/registry.js";
 import type { TensorMap } from "../../../src/engine/tensor.js";
+import { FAMILY_CASES } from "../../helpers/families.js";
 
 const repoRoot = new URL("../../..", import.meta.url).pathname;
 const base = join(repoRoot, "assets/models/stories260K");
@@ -155,6 +165,78 @@ test("--ollama with --format gguf-adapter writes base, adapter and a Modelfile w
   assert.match(mf, /^ADAPTER \.\/adapter\.gguf$/m);
   assert.equal(readGguf(join(od, "adapter.gguf")).metadata["general.type"], "adapter");
   assert.equal(readGguf(join(od, "model.gguf")).metadata["general.type"], undefined);
+});
+
+test("every exported family: base + alpha/r · lora_b·lora_a equals the merged GGUF's weight", () => {
+  for (const c of FAMILY_CASES) {
+    const config = { ...c.config, vocabSize: 256, bosTokenId: null, eosTokenId: null, padTokenId: null };
+    const fam = familyOf(config);
+    const tensors = initRandom(config, 3);
+    let seed = 11;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31 - 0.5;
+    };
+    const lora: TensorMap = new Map();
+    for (const [name, W] of tensors) {
+      const m = /^(.+\.([a-z_]+))\.weight$/.exec(name);
+      if (!m || !fam.lora.targets.includes(m[2]) || W.shape.length !== 2) continue;
+      const [inF, outF] = fam.lora.fanInFanOut ? W.shape : [W.shape[1], W.shape[0]];
+      lora.set(peftTensorName(m[1], "A"), {
+        shape: [4, inF],
+        data: Float32Array.from({ length: 4 * inF }, rand),
+      });
+      lora.set(peftTensorName(m[1], "B"), {
+        shape: [outF, 4],
+        data: Float32Array.from({ length: outF * 4 }, rand),
+      });
+    }
+    assert.ok(lora.size >= 8, `${c.name}: adapter over ${fam.lora.targets.join(", ")}`);
+    const ad: LoraAdapter = {
+      config: {
+        ...adapter.config,
+        rankPattern: undefined,
+        alphaPattern: undefined,
+        targetModules: [...fam.lora.targets],
+      },
+      tensors: lora,
+    };
+    const name = c.name.split(" ")[0];
+    const files = ["base", "merged", "lora"].map((k) => join(dir, `${name}-${k}.gguf`));
+    saveGgufModel(files[0], config, tensors, { type: "F32" });
+    saveGgufModel(files[1], config, mergeLora(tensors, ad, config), { type: "F32" });
+    saveGgufAdapter(files[2], config, ad);
+    const [b, m, a] = files.map((f) => readGguf(f));
+    assert.equal(a.metadata["general.architecture"], b.metadata["general.architecture"], c.name);
+    assert.equal(a.tensors.size, lora.size, c.name);
+    for (const [tName, A] of a.tensors) {
+      if (!tName.endsWith(".lora_a")) continue;
+      const wName = tName.slice(0, -".lora_a".length);
+      const B = a.tensors.get(`${wName}.lora_b`);
+      const W0 = b.tensors.get(wName);
+      const W1 = m.tensors.get(wName);
+      assert.ok(B && W0 && W1, `${c.name}: ${wName} in all three files`);
+      const [outF, inF] = W0.shape;
+      assert.deepEqual(
+        [A.shape, B.shape],
+        [
+          [4, inF],
+          [outF, 4],
+        ],
+        `${c.name}: ${wName} pair shapes`,
+      );
+      for (let o = 0; o < outF; o++) {
+        for (let i = 0; i < inF; i++) {
+          let d = 0;
+          for (let k = 0; k < 4; k++) d += B.data[o * 4 + k] * A.data[k * inF + i];
+          const want: number = W0.data[o * inF + i] + (8 / 4) * d;
+          const got: number = W1.data[o * inF + i];
+          if (Math.abs(got - want) > 1e-5)
+            assert.fail(`${c.name}: ${wName}[${o}, ${i}] merged ${got}, base + adapter ${want}`);
+        }
+      }
+    }
+  }
 });
 
 type NodeLlamaCpp = typeof import("node-llama-cpp");
