@@ -51,10 +51,10 @@ export function runExport(f: ExportFlags): string[] {
     });
   }
   const format = f.format ?? (f.out.endsWith(".gguf") ? "gguf" : "hf");
-  if (format !== "hf" && format !== "gguf") {
+  if (format !== "hf" && format !== "gguf" && format !== "gguf-adapter") {
     throw new SftError(`unknown --format "${format}"`, {
       where: { field: "--format" },
-      hint: "use hf or gguf",
+      hint: "use hf, gguf or gguf-adapter",
     });
   }
   return exportModel({
@@ -76,20 +76,51 @@ function ollamaName(dir: string): string {
   );
 }
 
-/** `--ollama DIR`: DIR/model.gguf and DIR/Modelfile; prints the `ollama create` command. */
+/**
+ * `--ollama DIR`: DIR/model.gguf and DIR/Modelfile; prints the `ollama create` command. With
+ * `--format gguf-adapter` the adapter stays separate: DIR/model.gguf is the base, DIR/adapter.gguf
+ * the LoRA, and the Modelfile names it in ADAPTER.
+ */
 function runOllamaExport(f: ExportFlags, dir: string): string[] {
-  if (f.format && f.format !== "gguf") {
-    throw new SftError(`--ollama writes a GGUF, not --format ${f.format}`, { where: { field: "--format" } });
+  if (f.format && f.format !== "gguf" && f.format !== "gguf-adapter") {
+    throw new SftError(`--ollama writes a GGUF, not --format ${f.format}`, {
+      where: { field: "--format" },
+      hint: "use gguf (adapter merged in) or gguf-adapter (base and adapter files)",
+    });
+  }
+  const separate = f.format === "gguf-adapter";
+  if (separate && !f.adapter) {
+    throw new SftError("--format gguf-adapter needs the adapter to write", {
+      where: { field: "--adapter" },
+      hint: "pass --adapter DIR (a PEFT LoRA directory)",
+    });
   }
   const gguf = f.out ?? join(dir, "model.gguf");
-  const files = exportModel({
-    model: f.model,
-    out: gguf,
-    format: "gguf",
-    ...(f.adapter ? { adapter: f.adapter } : {}),
-    ...(f.dtype ? { dtype: f.dtype } : {}),
+  const adapterPath = join(dir, "adapter.gguf");
+  const files: string[] = [];
+  if (separate && f.adapter) {
+    // Adapter first: it checks the adapter against the base before the large base file is written.
+    files.push(
+      ...exportModel({ model: f.model, out: adapterPath, format: "gguf-adapter", adapter: f.adapter }),
+    );
+    files.unshift(
+      ...exportModel({ model: f.model, out: gguf, format: "gguf", ...(f.dtype ? { dtype: f.dtype } : {}) }),
+    );
+  } else {
+    files.push(
+      ...exportModel({
+        model: f.model,
+        out: gguf,
+        format: "gguf",
+        ...(f.adapter ? { adapter: f.adapter } : {}),
+        ...(f.dtype ? { dtype: f.dtype } : {}),
+      }),
+    );
+  }
+  const mf = writeOllamaModelfile(dir, gguf, {
+    ...(f.system ? { system: f.system } : {}),
+    ...(separate ? { adapterPath } : {}),
   });
-  const mf = writeOllamaModelfile(dir, gguf, f.system ? { system: f.system } : {});
   process.stderr.write(
     `${mf.format ? `chat template: ${mf.format}` : "chat template: none written (not chatml or llama3); add a TEMPLATE by hand"}
 ` +
@@ -102,7 +133,9 @@ function runOllamaExport(f: ExportFlags, dir: string): string[] {
 export function register(parent: Command): void {
   parent
     .command("export")
-    .description("write a model (with a LoRA adapter merged in) as a Hugging Face directory or a GGUF file")
+    .description(
+      "write a model (with a LoRA adapter merged in) as a Hugging Face directory or a GGUF file, or a LoRA adapter as a GGUF",
+    )
     .requiredOption("--model <path>", "HF model directory or .gguf file")
     .option("--out <path>", "output directory (hf) or .gguf file (gguf)")
     .option(
@@ -110,16 +143,27 @@ export function register(parent: Command): void {
       "write DIR/model.gguf and an Ollama Modelfile, and print the ollama create command",
     )
     .option("--system <text>", "with --ollama: the Modelfile's SYSTEM prompt")
-    .option("--adapter <dir>", "PEFT LoRA adapter directory to merge into the weights")
-    .option("--format <hf|gguf>", "output format (default: gguf when --out ends in .gguf, else hf)")
-    .option("--dtype <type>", "hf: F32 (default), F16, BF16; gguf: F16 (default), F32, BF16, Q8_0, Q4_0")
+    .option(
+      "--adapter <dir>",
+      "PEFT LoRA adapter directory to merge into the weights (gguf-adapter: to convert)",
+    )
+    .option(
+      "--format <hf|gguf|gguf-adapter>",
+      "output format (default: gguf when --out ends in .gguf, else hf); gguf-adapter: the adapter alone as a llama.cpp LoRA GGUF",
+    )
+    .option(
+      "--dtype <type>",
+      "hf: F32 (default), F16, BF16; gguf: F16 (default), F32, BF16, Q8_0, Q4_0; gguf-adapter: F32 (default), F16",
+    )
     .option("--max-shard-size <size>", "hf: split model.safetensors above this size (default 5GB)")
     .addHelpText(
       "after",
       "\nExamples:\n" +
         "  sft export --model runs/a/model --out merged/\n" +
         "  sft export --model base/ --adapter runs/a/adapter --out merged.gguf --dtype Q8_0\n" +
-        "  sft export --model runs/a/model --ollama ollama/mymodel --dtype Q8_0\n",
+        "  sft export --model runs/a/model --ollama ollama/mymodel --dtype Q8_0\n" +
+        "  sft export --model base/ --adapter runs/a/adapter --format gguf-adapter --out adapter.gguf\n" +
+        "  sft export --model base/ --adapter runs/a/adapter --format gguf-adapter --ollama ollama/mine\n",
     )
     .action((opts: ExportFlags) => {
       for (const file of runExport(opts)) process.stdout.write(`${file}\n`);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { SftError } from "../../errors.js";
 import { writeAtomically } from "./file-io.js";
 import type { GgufTokenizerInfo, GgufWriteType } from "./gguf.js";
+import { type GgufAdapterType, saveGgufAdapter } from "./gguf-adapter.js";
 import { type SaveGgufOptions, saveGgufModel } from "./gguf-model.js";
 import { type LoadedCheckpoint, loadCheckpoint, saveHfModel } from "./hf.js";
 import { ggufBpeVocabFromHf, isByteLevelBpe } from "./hf-bpe-vocab.js";
@@ -32,8 +33,9 @@ export interface ExportOptions {
   adapter?: string;
   /** Output directory (hf) or .gguf file (gguf). */
   out: string;
-  format: "hf" | "gguf";
-  /** hf: F32 | F16 | BF16 (default F32); gguf: F32 | F16 | BF16 | Q8_0 | Q4_0 (default F16). */
+  /** gguf-adapter: the adapter alone as a llama.cpp LoRA GGUF (the model gives its architecture). */
+  format: "hf" | "gguf" | "gguf-adapter";
+  /** hf: F32 | F16 | BF16 (default F32); gguf: F32 | F16 | BF16 | Q8_0 | Q4_0 (default F16); gguf-adapter: F32 (default) | F16. */
   dtype?: string;
   /** hf: shard above this many bytes. */
   maxShardBytes?: number;
@@ -96,6 +98,20 @@ export function exportModel(opts: ExportOptions): string[] {
       where: { file: opts.model },
       hint: "pass a trained model directory or a .gguf file",
     });
+  }
+  if (opts.format === "gguf-adapter") {
+    if (!opts.adapter) {
+      throw new SftError("--format gguf-adapter writes an adapter, but no adapter was given", {
+        where: { field: "--adapter" },
+        hint: "pass --adapter DIR (a PEFT LoRA directory) and --model BASE (the model it adapts)",
+      });
+    }
+    const adapter = readPeftAdapter(opts.adapter);
+    // Merging checks every pair against the base's weights (names and shapes) before anything is written.
+    mergeLora(ck.tensors, adapter, ck.config);
+    const type = checkDtype<GgufAdapterType>(opts.dtype, ["F32", "F16"], "F32", "gguf-adapter");
+    saveGgufAdapter(opts.out, ck.config, adapter, { type });
+    return [opts.out];
   }
   let tensors = ck.tensors;
   if (opts.adapter) tensors = mergeLora(tensors, readPeftAdapter(opts.adapter), ck.config);
