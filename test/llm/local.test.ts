@@ -162,16 +162,21 @@ test("an eval judge can be a local model", async () => {
   });
   assert.ok(judgeConfig);
   const judge = createLlmBackend(judgeConfig.llm);
-  const summary = await judgePairs(
-    judge,
-    [{ id: "p1", prompt: "Tell me about a dog.", base: "A dog barks.", sft: "The dog ran to the park." }],
-    { max_tokens: 8, concurrency: 1 },
-  );
-  assert.equal(summary.judge, judge.id);
   assert.ok(judge.id.startsWith("local:"));
-  assert.equal(summary.pairs.length, 1);
-  // The story model is no judge: its verdicts count as unparsed or ties, but the run completes.
-  assert.equal(summary.wins + summary.ties + summary.losses, 1);
+  // The story model is no judge: it answers, but with no verdict, so judging fails (never a
+  // made-up win rate) and the error quotes what the local model replied.
+  await assert.rejects(
+    judgePairs(
+      judge,
+      [{ id: "p1", prompt: "Tell me about a dog.", base: "A dog barks.", sft: "The dog ran to the park." }],
+      { max_tokens: 8, concurrency: 1 },
+    ),
+    (e: unknown) =>
+      e instanceof SftError &&
+      e.message.includes(judge.id) &&
+      /gave no verdict in 2 of 2 replies/.test(e.message) &&
+      /prompt p1: "/.test(e.message),
+  );
 });
 
 test("sft data build runs end to end on the local model", () => {

@@ -104,7 +104,7 @@ test("base_dtype: bf16 needs LoRA, q8_0/q4_0 are not in this build, aliases conf
         undefined,
         configFromFlags({ model: "m", data: "d", out: "o", baseDtype: "f32", bf16: true }),
       ),
-    /base dtype is given twice/,
+    /conflicting base precisions: base_dtype \(f32\), bf16 \(bf16\)/,
   );
   const c = resolveTrainConfig(undefined, configFromFlags({ model: "m", data: "d", out: "o", bf16: true }));
   assert.equal(c.bf16, true);
