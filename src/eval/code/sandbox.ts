@@ -99,7 +99,10 @@ for d in ${DEVICES.join(" ")}; do : > "$R$d"; mount --bind "$d" "$R$d"; done
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
 mount -t tmpfs -o size=\${SFT_SANDBOX_TMPFS_MB}m,mode=777,nosuid,nodev sft-work "$R${WORK_DIR}"
 mount -o remount,bind,ro "$R" 2>/dev/null || true
-exec chroot "$R" /bin/sh -c 'cd "$0" && exec "$@"' ${WORK_DIR} "$@"
+# The shell inside stays PID 1 of the namespace and runs the command as its child: dropping to
+# nobody clears a process's parent-death signal, so the command itself must not be PID 1 —
+# when this shell is killed (its parent, unshare, died), the kernel kills the whole namespace.
+exec chroot "$R" /bin/sh -c 'cd "$0" || exit 1; "$@"; exit $?' ${WORK_DIR} "$@"
 `;
 
 /** The chroot's contents: system directories (bound or, for merged-/usr links, linked) and extras. */
