@@ -3,6 +3,7 @@
  * names and layouts), mismatched adapters fail before writing, and llama.cpp (node-llama-cpp,
  * CPU) applying the adapter file to the exported base gives the merged export's greedy tokens.
  */
+
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +26,7 @@ import { permuteRopeRows } from "../../../src/engine/models/llama/gguf.js";
 import { familyOf } from "../../../src/engine/models/registry.js";
 import type { TensorMap } from "../../../src/engine/tensor.js";
 import { FAMILY_CASES } from "../../helpers/families.js";
+import { type Llama, startLlama } from "../../helpers/llama-cpp.js";
 
 const repoRoot = new URL("../../..", import.meta.url).pathname;
 const base = join(repoRoot, "assets/models/stories260K");
@@ -238,24 +240,6 @@ test("every exported family: base + alpha/r · lora_b·lora_a equals the merged 
     }
   }
 });
-
-type NodeLlamaCpp = typeof import("node-llama-cpp");
-type Llama = Awaited<ReturnType<NodeLlamaCpp["getLlama"]>>;
-
-async function startLlama(): Promise<{ llama: Llama } | { skip: string }> {
-  try {
-    const nlc: NodeLlamaCpp = await import("node-llama-cpp");
-    const llama = await nlc.getLlama({
-      gpu: false,
-      build: "never",
-      logLevel: nlc.LlamaLogLevel.error,
-      progressLogs: false,
-    });
-    return { llama };
-  } catch (e) {
-    return { skip: `node-llama-cpp cannot load here: ${(e as Error).message}` };
-  }
-}
 
 const NEW_TOKENS = 16;
 

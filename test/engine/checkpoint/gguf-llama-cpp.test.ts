@@ -4,6 +4,7 @@
  * family, llama.cpp's tokenization equals @huggingface/tokenizers', and its greedy decoding
  * equals `sft generate`'s token for token (F32, F16); Q8_0/Q4_0 agreement is measured.
  */
+
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { after, test } from "node:test";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { exportModel } from "../../../src/engine/checkpoint/export.js";
 import { FAMILY_CASES } from "../../helpers/families.js";
+import { type Llama, startLlama } from "../../helpers/llama-cpp.js";
 import { randomModelDir } from "../../helpers/random-model.js";
 import { spawnSft } from "../../helpers/spawn-sft.js";
 
@@ -22,23 +24,6 @@ const TEXT = "The quick brown fox, 1234 apples — 你好，世界！今天天�
 const PROMPT = "Once upon a time, 小明 went to the market 🛒 and";
 const NEW_TOKENS = 32;
 
-type NodeLlamaCpp = typeof import("node-llama-cpp");
-type Llama = Awaited<ReturnType<NodeLlamaCpp["getLlama"]>>;
-
-async function startLlama(): Promise<{ llama: Llama } | { skip: string }> {
-  try {
-    const nlc: NodeLlamaCpp = await import("node-llama-cpp");
-    const llama = await nlc.getLlama({
-      gpu: false,
-      build: "never",
-      logLevel: nlc.LlamaLogLevel.error,
-      progressLogs: false,
-    });
-    return { llama };
-  } catch (e) {
-    return { skip: `node-llama-cpp cannot load here: ${(e as Error).message}` };
-  }
-}
 const started = await startLlama();
 after(async () => {
   if ("llama" in started) await started.llama.dispose();
