@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { exportModel } from "../engine/checkpoint/export.js";
 import { writeOllamaModelfile } from "../engine/checkpoint/ollama.js";
 import { SftError } from "../errors.js";
+import { runDirOf, trainedSystemPrompt } from "../train/run-system-prompt.js";
 
 interface ExportFlags {
   model: string;
@@ -67,6 +68,19 @@ export function runExport(f: ExportFlags): string[] {
   });
 }
 
+/**
+ * SYSTEM for the Modelfile when --system is not given: the one system prompt of the run the
+ * adapter (or fine-tuned model) came from, when every training record had it. Says so, or
+ * why none is written, on stderr.
+ */
+function systemFromRun(f: ExportFlags): string | undefined {
+  const runDir = runDirOf(f.adapter ?? f.model);
+  if (!runDir) return undefined;
+  const found = trainedSystemPrompt(runDir);
+  if (found.note) process.stderr.write(`${found.note}\n`);
+  return found.system ?? undefined;
+}
+
 /** The name `ollama create` gets: the folder's name, as Ollama accepts model names. */
 function ollamaName(dir: string): string {
   return (
@@ -117,8 +131,9 @@ function runOllamaExport(f: ExportFlags, dir: string): string[] {
       }),
     );
   }
+  const system = f.system ?? systemFromRun(f);
   const mf = writeOllamaModelfile(dir, gguf, {
-    ...(f.system ? { system: f.system } : {}),
+    ...(system ? { system } : {}),
     ...(separate ? { adapterPath } : {}),
   });
   process.stderr.write(
@@ -142,7 +157,10 @@ export function register(parent: Command): void {
       "--ollama <dir>",
       "write DIR/model.gguf and an Ollama Modelfile, and print the ollama create command",
     )
-    .option("--system <text>", "with --ollama: the Modelfile's SYSTEM prompt")
+    .option(
+      "--system <text>",
+      "with --ollama: the Modelfile's SYSTEM prompt (default: the one system prompt of the run's training data, when all records had the same)",
+    )
     .option(
       "--adapter <dir>",
       "PEFT LoRA adapter directory to merge into the weights (gguf-adapter: to convert)",

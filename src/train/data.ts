@@ -72,6 +72,8 @@ export interface PreparedData {
   rejects: RejectedSample[];
   /** generation headers trimmed off the end of samples: text → tokens and sample count */
   trailers: Map<string, { tokens: number; samples: number }>;
+  /** the system prompts of the training records (text → records; "" = none), for `sft export --ollama` */
+  systemPrompts: Map<string, number>;
 }
 
 export const REJECTS_FILE = "rejects.jsonl";
@@ -126,7 +128,7 @@ async function loadSource(
   src: Source,
   tokenizer: TextTokenizer,
   config: TrainConfig,
-  out: Pick<PreparedData, "rejections" | "rejects" | "trailers">,
+  out: Pick<PreparedData, "rejections" | "rejects" | "trailers" | "systemPrompts">,
   preflightFailures: FileFailure[] | null,
 ): Promise<{ samples: Sample[]; fingerprint: DatasetFingerprint }> {
   let bytes: number;
@@ -169,6 +171,10 @@ async function loadSource(
     if (preflightFailures) {
       for (const f of checkSample(record, result.sample, tokenizer, tokenizeOptions))
         preflightFailures.push({ ...f, file: src.path });
+    }
+    if (src.role === "train") {
+      const system = record.messages.find((m) => m.role === "system")?.content ?? "";
+      out.systemPrompts.set(system, (out.systemPrompts.get(system) ?? 0) + 1);
     }
     samples.push({
       id: record.id,
@@ -230,10 +236,11 @@ export async function prepareData(config: TrainConfig, tokenizer: TextTokenizer)
   const entries = config.datasets ?? [
     { path: config.data!, weight: 1 } as NonNullable<TrainConfig["datasets"]>[number],
   ];
-  const rejected: Pick<PreparedData, "rejections" | "rejects" | "trailers"> = {
+  const rejected: Pick<PreparedData, "rejections" | "rejects" | "trailers" | "systemPrompts"> = {
     rejections: {},
     rejects: [],
     trailers: new Map(),
+    systemPrompts: new Map(),
   };
   const fingerprints: DatasetFingerprint[] = [];
   const tasks: PreparedData["tasks"] = [];

@@ -27,14 +27,14 @@ import {
 } from "./data.js";
 import { openTrainableModel } from "./engine-bridge.js";
 import { ProgressReporter } from "./progress.js";
-import { RUN_LOCK_FILE, runConfigFile, STATE_FILE, writeRunConfig } from "./run-files.js";
+import { DATASETS_FILE, RUN_LOCK_FILE, runConfigFile, STATE_FILE, writeRunConfig } from "./run-files.js";
+import { systemPromptCounts } from "./run-system-prompt.js";
 import { runRecipe, type TrainHooks, type TrainRunResult } from "./trainer.js";
 
 export type { LogEntry, TrainerState } from "./state.js";
 export type { TrainHooks, TrainResult, TrainRunResult } from "./trainer.js";
 
-export const DATASETS_FILE = "datasets.json";
-export { RUN_LOCK_FILE };
+export { DATASETS_FILE, RUN_LOCK_FILE };
 
 /** Paths made absolute, so a run can be resumed from any working directory. */
 function absolutePaths(c: TrainConfig): TrainConfig {
@@ -116,6 +116,7 @@ async function runLocked(
         task_counts_per_epoch: data.taskCounts,
         rejected: prepared.rejections,
         eval_samples: prepared.evalSamples.length,
+        system_prompts: systemPromptCounts(prepared.systemPrompts),
       },
       null,
       2,

@@ -16,6 +16,8 @@ import type { TrainableModel } from "./engine-bridge.js";
 import type { TrainerState } from "./state.js";
 
 export const CONFIG_FILE = "config.yaml";
+/** The datasets a run read: fingerprints, task counts, rejections, system prompts. */
+export const DATASETS_FILE = "datasets.json";
 export const STATE_FILE = "trainer_state.json";
 export const TRAINABLE_FILE = "trainable.safetensors";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
