@@ -29,9 +29,7 @@ export function systemPromptCounts(counts: ReadonlyMap<string, number>): SystemP
   };
 }
 
-export type TrainedSystemPrompt =
-  | { system: string; note: string }
-  | { system: null; note: string | null };
+export type TrainedSystemPrompt = { system: string; note: string } | { system: null; note: string | null };
 
 /**
  * The run directory a model or adapter path belongs to: the path itself or one of its two

@@ -84,7 +84,11 @@ test("multi-task run from flags: weighted counts printed and recorded, eval loss
   assert.deepEqual(datasets.task_counts_per_epoch, { qa: 18, chat: 6 });
   assert.equal(datasets.fingerprints.length, 2);
   // Alpaca rows carry no system prompt (the template's default is not the data's)
-  assert.deepEqual(datasets.system_prompts, { records: 28, distinct: 1, top: [{ system: null, records: 28 }] });
+  assert.deepEqual(datasets.system_prompts, {
+    records: 28,
+    distinct: 1,
+    top: [{ system: null, records: 28 }],
+  });
   assert.match(datasets.fingerprints[0].sha256, /^[0-9a-f]{64}$/);
   const state = JSON.parse(readFileSync(join(out, "trainer_state.json"), "utf8"));
   const evals = state.log_history.filter((e: Record<string, number>) => e.eval_loss !== undefined);
