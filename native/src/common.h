@@ -23,13 +23,22 @@
 #define SFT_TARGET_AVX512
 #endif
 
+// 64-bit Arm (Apple Silicon, Graviton, Ampere): Advanced SIMD (NEON) is part of the base ISA.
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#define SFT_ARM64 1
+#else
+#define SFT_ARM64 0
+#endif
+
 namespace sft {
 
 /** True when the CPU (and OS) support AVX2 and FMA; decided once. */
 bool cpu_has_avx2();
 /** True when AVX-512F is usable as well (and not disabled by SFTKIT_NO_AVX512=1). */
 bool cpu_has_avx512();
-/** "avx512", "avx2" or "scalar" — what this process uses (SFTKIT_SIMD=scalar forces baseline). */
+/** True on 64-bit Arm unless SFTKIT_SIMD=scalar: the NEON micro-kernels are used. */
+bool cpu_has_neon();
+/** "avx512", "avx2", "neon" or "scalar" — what this process uses (SFTKIT_SIMD=scalar forces baseline). */
 const char* simd_level();
 
 /** A per-thread scratch buffer, 64-byte aligned, grown on demand and never shrunk. */

@@ -18,13 +18,16 @@
 #if SFT_X86
 #include <immintrin.h>
 #endif
+#if SFT_ARM64
+#include <arm_neon.h>
+#endif
 
 namespace sft {
 namespace {
 
 constexpr long KC = 256;
-constexpr long MC = 144;   // a multiple of every MR used (4, 6, 12)
-constexpr long NC = 3072;  // multiple of every NR used (16, 32)
+constexpr long MC = 144;   // a multiple of every MR used (4, 6, 8, 12)
+constexpr long NC = 3072;  // multiple of every NR used (12, 16, 32)
 
 /** A strided read-only matrix view: element (r, c) at p[r*rs + c*cs]. */
 template <typename T>
@@ -266,6 +269,65 @@ SFT_TARGET_AVX512 void ukr_avx512_12x32(long kc, const float* a, const float* b,
 }
 #endif
 
+#if SFT_ARM64
+/**
+ * NEON 8×12 micro-kernel: 24 quad accumulators (8 rows × 3 quads of 4 columns), 3 B loads
+ * and 2 A loads per k; each FMA takes its A value by lane (fmla by element), so no
+ * broadcasts are needed. 24 + 3 + 2 of the 32 vector registers.
+ */
+void ukr_neon_8x12(long kc, const float* a, const float* b, float* c, long ldc, int mr, int nr, bool add_c,
+                   const float* bias) {
+  float32x4_t acc[24];
+#pragma GCC unroll 24
+  for (int i = 0; i < 24; i++) acc[i] = vdupq_n_f32(0.0f);
+#define SFT_NEON_ROW(r, av, lane)                                 \
+  acc[3 * (r)] = vfmaq_laneq_f32(acc[3 * (r)], b0, av, lane);     \
+  acc[3 * (r) + 1] = vfmaq_laneq_f32(acc[3 * (r) + 1], b1, av, lane); \
+  acc[3 * (r) + 2] = vfmaq_laneq_f32(acc[3 * (r) + 2], b2, av, lane);
+#pragma GCC unroll 2
+  for (long k = 0; k < kc; k++) {
+    const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
+    const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
+    SFT_NEON_ROW(0, a0, 0)
+    SFT_NEON_ROW(1, a0, 1)
+    SFT_NEON_ROW(2, a0, 2)
+    SFT_NEON_ROW(3, a0, 3)
+    SFT_NEON_ROW(4, a1, 0)
+    SFT_NEON_ROW(5, a1, 1)
+    SFT_NEON_ROW(6, a1, 2)
+    SFT_NEON_ROW(7, a1, 3)
+    a += 8;
+    b += 12;
+  }
+#undef SFT_NEON_ROW
+  if (mr == 8 && nr == 12) {
+    const float32x4_t zero = vdupq_n_f32(0.0f);
+    const float32x4_t bias0 = bias ? vld1q_f32(bias) : zero;
+    const float32x4_t bias1 = bias ? vld1q_f32(bias + 4) : zero;
+    const float32x4_t bias2 = bias ? vld1q_f32(bias + 8) : zero;
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+      float* cr = c + r * ldc;
+      float32x4_t v0 = vaddq_f32(acc[3 * r], bias0);
+      float32x4_t v1 = vaddq_f32(acc[3 * r + 1], bias1);
+      float32x4_t v2 = vaddq_f32(acc[3 * r + 2], bias2);
+      if (add_c) {
+        v0 = vaddq_f32(v0, vld1q_f32(cr));
+        v1 = vaddq_f32(v1, vld1q_f32(cr + 4));
+        v2 = vaddq_f32(v2, vld1q_f32(cr + 8));
+      }
+      vst1q_f32(cr, v0);
+      vst1q_f32(cr + 4, v1);
+      vst1q_f32(cr + 8, v2);
+    }
+    return;
+  }
+  alignas(16) float tile[8 * 12];
+  for (int i = 0; i < 24; i++) vst1q_f32(tile + 4 * i, acc[i]);
+  store_tile<8, 12>(tile, c, ldc, mr, nr, add_c, bias);
+}
+#endif
+
 using Ukr = void (*)(long, const float*, const float*, float*, long, int, int, bool, const float*);
 
 thread_local Scratch tl_pack_a;
@@ -416,10 +478,13 @@ void gemm_small_m_base(long M, long N, long K, View<float> A, View<TB> B, float*
   gemm_small_m_body<TB>(M, N, K, A, B, C, ldc, accumulate, bias);
 }
 
-enum class Level { Scalar, Avx2, Avx512 };
+enum class Level { Scalar, Avx2, Avx512, Neon };
 
 Level gemm_level() {
-  static const Level level = cpu_has_avx512() ? Level::Avx512 : cpu_has_avx2() ? Level::Avx2 : Level::Scalar;
+  static const Level level = cpu_has_avx512() ? Level::Avx512
+                             : cpu_has_avx2() ? Level::Avx2
+                             : cpu_has_neon() ? Level::Neon
+                                              : Level::Scalar;
   return level;
 }
 
@@ -440,6 +505,11 @@ void run_block(long M, long N, long K, View<float> A, View<TB> B, float* C, long
       return;
     case Level::Avx2:
       gemm_serial<6, 16, TB>(ukr_avx2_6x16, M, N, K, A, B, C, ldc, accumulate, bias);
+      return;
+#endif
+#if SFT_ARM64
+    case Level::Neon:
+      gemm_serial<8, 12, TB>(ukr_neon_8x12, M, N, K, A, B, C, ldc, accumulate, bias);
       return;
 #endif
     default:
@@ -480,6 +550,11 @@ void gemm_dispatch(bool transA, bool transB, long M, long N, long K, const float
       return;
     case Level::Avx2:
       gemm_parallel<6, 16, TB>(ukr_avx2_6x16, M, N, K, A, B, C, N, accumulate, bias, nt);
+      return;
+#endif
+#if SFT_ARM64
+    case Level::Neon:
+      gemm_parallel<8, 12, TB>(ukr_neon_8x12, M, N, K, A, B, C, N, accumulate, bias, nt);
       return;
 #endif
     default:

@@ -12,6 +12,9 @@
 #if SFT_X86
 #include <immintrin.h>
 #endif
+#if SFT_ARM64
+#include <arm_neon.h>
+#endif
 
 namespace sft {
 namespace {
@@ -53,6 +56,23 @@ SFT_TARGET_AVX2 double run_avx2(long iters, float seed) {
 }
 #endif
 
+#if SFT_ARM64
+double run_neon(long iters, float seed) {
+  float32x4_t acc[kChains];
+  const float32x4_t a = vdupq_n_f32(0.999999f), b = vdupq_n_f32(1e-7f);
+  for (int i = 0; i < kChains; i++) acc[i] = vdupq_n_f32(seed + i);
+  for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; i++) acc[i] = vfmaq_f32(b, acc[i], a);
+  }
+  float32x4_t s = acc[0];
+  for (int i = 1; i < kChains; i++) s = vaddq_f32(s, acc[i]);
+  volatile float sink = vaddvq_f32(s);
+  (void)sink;
+  return 2.0 * 4 * kChains * static_cast<double>(iters);
+}
+#endif
+
 /** Baseline ISA: 4-wide chains the compiler keeps in SSE registers (mul + add, no FMA). */
 double run_base(long iters, float seed) {
   float acc[kChains][4];
@@ -73,6 +93,9 @@ double run(long iters, float seed) {
 #if SFT_X86
   if (cpu_has_avx512()) return run_avx512(iters, seed);
   if (cpu_has_avx2()) return run_avx2(iters, seed);
+#endif
+#if SFT_ARM64
+  if (cpu_has_neon()) return run_neon(iters, seed);
 #endif
   return run_base(iters, seed);
 }

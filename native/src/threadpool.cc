@@ -63,6 +63,8 @@ class Pool {
   static void cpu_relax() {
 #if SFT_X86
     __builtin_ia32_pause();
+#elif SFT_ARM64
+    __asm__ __volatile__("yield");
 #endif
   }
 
