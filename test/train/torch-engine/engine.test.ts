@@ -54,14 +54,7 @@ function options(data: string, evalData: string, full: boolean) {
 function flags(o: ReturnType<typeof options>, out: string): string[] {
   return [
     ...["--model", o.model, "--data", o.data, "--eval-data", o.eval_data, "--out", out],
-    ...[
-      "--max-steps",
-      "20",
-      "--batch-size",
-      "3",
-      "--gradient-accumulation-steps",
-      "2",
-    ],
+    ...["--max-steps", "20", "--batch-size", "3", "--gradient-accumulation-steps", "2"],
     ...[
       "--learning-rate",
       "5e-3",
