@@ -192,3 +192,66 @@ test("a missing Python and a Python without torch are one-line errors saying wha
   assert.notEqual(cuda.code, 0);
   assert.match(cuda.err, /--device cuda was asked/);
 });
+
+/** The pid of rank `rank` of the recipe training into `runDir` (found in /proc), or undefined. */
+function rankPid(runDir: string, rank: number): number | undefined {
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
+      if (!cmd.includes("train.py") || !cmd.includes(runDir) || cmd.includes("torch.distributed.run"))
+        continue;
+      const env = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
+      if (env.includes(`RANK=${rank}`)) return Number(name);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return undefined;
+}
+
+test("SIGKILL of rank 1 stops the job naming the rank; --resume finishes where an uninterrupted run ends", {
+  skip,
+}, async () => {
+  const { dir, data, evalData } = setup("kill");
+  const o = { ...options(data, evalData, false), max_steps: 40, save_steps: 5, eval_steps: 40 };
+  await train({ ...o, output_dir: join(dir, "native") }, { quiet: true });
+  const run = join(dir, "torch");
+  const args = flags({ ...o, max_steps: 20 }, run).map((a, i, all) =>
+    all[i - 1] === "--max-steps"
+      ? "40"
+      : all[i - 1] === "--save-steps"
+        ? "5"
+        : all[i - 1] === "--eval-steps"
+          ? "40"
+          : a,
+  );
+  const job = spawnSft(
+    ["train", ...args, "--engine", "torch", "--python", python, "--nproc-per-node", "2", "--quiet"],
+    dir,
+  );
+  let killed = false;
+  while (!killed && job.child.exitCode === null) {
+    const pid = existsSync(join(run, "checkpoint-5")) ? rankPid(run, 1) : undefined;
+    if (pid !== undefined) {
+      process.kill(pid, "SIGKILL");
+      killed = true;
+    } else await new Promise((r) => setTimeout(r, 5));
+  }
+  const r = await job.done;
+  assert.ok(killed, "rank 1 was found and killed before the job ended");
+  assert.notEqual(r.code, 0, "the job fails");
+  assert.match(r.err, /rank 1 of 2 was killed by SIGKILL/);
+  await sft(["train", "--resume", run, "--python", python, "--quiet"], dir);
+  const native = history(join(dir, "native")).filter((e) => e.loss !== undefined);
+  const resumed = history(run).filter((e) => e.loss !== undefined);
+  assert.deepEqual(
+    resumed.map((e) => e.step),
+    native.map((e) => e.step),
+    "every step once, in order",
+  );
+  const last = native.length - 1;
+  const rel =
+    Math.abs((resumed[last].loss as number) - (native[last].loss as number)) / (native[last].loss as number);
+  assert.ok(rel < 1e-3, `final loss native ${native[last].loss} resumed ${resumed[last].loss}`);
+});
