@@ -13,7 +13,7 @@ import { resolvedTrainConfig, savedTrainConfig, withPreparedRun } from "../index
 import { formatSummary } from "../progress.js";
 import { readTrainerState } from "../state.js";
 import type { TrainHooks } from "../trainer.js";
-import { launchRecipe, type Topology } from "./launch.js";
+import { launchRecipe, rendezvousPort, type Topology } from "./launch.js";
 import { checkTorchSupport, PLAN_FILE, TORCH_DIR, writeTorchPlan } from "./plan.js";
 import { checkPython } from "./python.js";
 
@@ -79,6 +79,12 @@ async function runTorch(
   checkTorchSupport(config);
   // the interpreter is checked before any data work, so a missing torch fails in a second
   checkPython(opts.python, opts.device);
+  // and the rendezvous port, so a port in use fails before it too
+  const world = opts.nprocPerNode * opts.nnodes;
+  const topology: Topology = {
+    ...opts,
+    masterPort: world > 1 ? await rendezvousPort(opts) : opts.masterPort,
+  };
   const stdout = hooks.stdout ?? process.stdout;
   const quiet = hooks.quiet === true;
   return withPreparedRun(config, hooks, resume, async (prepared) => {
@@ -88,7 +94,6 @@ async function runTorch(
       timeoutSeconds: opts.timeoutSeconds,
     });
     writeFileAtomicSync(join(planDir, LAUNCH_FILE), `${JSON.stringify(opts, null, 2)}\n`);
-    const topology: Topology = opts;
     await launchRecipe({ python: opts.python, planDir, resume, topology, stdout, quiet });
     const state = readTrainerState(join(config.output_dir, "trainer_state.json"));
     const kind = config.finetuning_type === "lora" ? "adapter" : "model";

@@ -68,7 +68,8 @@ export async function launchRecipe(opts: {
   let args: string[];
   if (world === 1) args = recipeArgs;
   else {
-    const port = await rendezvousPort(t);
+    if (t.masterPort === undefined) throw new Error("launchRecipe: the rendezvous port is resolved first");
+    const port = t.masterPort;
     args = [
       "-m",
       "torch.distributed.run",
