@@ -48,12 +48,16 @@ function options(data: string, evalData: string, full: boolean) {
     seed: 11,
     finetuning_type: full ? ("full" as const) : ("lora" as const),
     lora: { r: 4, alpha: 8, dropout: 0 },
+    // the full runs pack: attention restricted to each packed sample on the torch side too
+    max_seq_length: 256,
+    packing: full,
   };
 }
 
 /** The same options as CLI flags. */
 function flags(o: ReturnType<typeof options>, out: string): string[] {
   return [
+    ...["--max-seq-length", "256", ...(o.packing ? ["--packing"] : [])],
     ...["--model", o.model, "--data", o.data, "--eval-data", o.eval_data, "--out", out],
     ...["--max-steps", "20", "--batch-size", "3", "--gradient-accumulation-steps", "2"],
     ...[
@@ -158,7 +162,7 @@ test("LoRA: torch engine (1 process and 2 gloo ranks) has the native per-step an
   assert.ok(gen.out.trim().length > 0, "the adapter generates text");
 });
 
-test("full fine-tuning: 2 gloo ranks have the native per-step and eval losses; model/ is HF safetensors", {
+test("full fine-tuning, packed: 2 gloo ranks have the native per-step and eval losses; model/ is HF safetensors", {
   skip,
 }, async () => {
   const { dir, data, evalData } = setup("full");
