@@ -108,6 +108,7 @@ Examples:
   sft train --model ./SmolLM2-135M --data train.jsonl --out runs/lora --max-steps 200 --lr 2e-4 --lora-r 16
   sft train recipe.yaml --seed 7 --eval-data dev.jsonl
   sft train --resume runs/lora
+  sft train recipe.yaml --engine torch --python .venv/bin/python --nproc-per-node 2
 
 The run directory holds config.yaml, datasets.json, trainer_state.json (HF log_history),
 metrics.jsonl, runs/ (TensorBoard), checkpoint-<step>/ and the result: adapter/ (PEFT) or model/ (HF).`,
