@@ -22,6 +22,9 @@ const python = "python" in venv ? venv.python : "";
 
 type Entry = { step: number; loss?: number; eval_loss?: number };
 
+/** The training losses of the LoRA test's uninterrupted 2-rank run (the kill test ends there). */
+let uninterruptedTwoRanks: Entry[] | undefined;
+
 function setup(name: string) {
   const dir = mkdtempSync(join(tmpdir(), `torch-engine-${name}-`));
   const data = writeInstructionSet(dir, "train.json", 24);
@@ -134,6 +137,7 @@ test("LoRA: torch engine (1 process and 2 gloo ranks) has the native per-step an
   const native = history(join(dir, "native"));
   assertSameLosses(native, history(one), "1 process");
   assertSameLosses(native, history(two), "2 ranks");
+  uninterruptedTwoRanks = history(two).filter((e) => e.loss !== undefined);
   for (const f of [
     "adapter/adapter_config.json",
     "adapter/adapter_model.safetensors",
@@ -276,4 +280,10 @@ test("SIGKILL of rank 1 stops the job naming the rank; --resume finishes where a
     const rel = Math.abs((resumed[k].loss as number) - (e.loss as number)) / (e.loss as number);
     assert.ok(rel < 1e-3, `step ${e.step}: native ${e.loss}, killed and resumed ${resumed[k].loss}`);
   }
+  // the same engine, ranks and data: the killed-and-resumed run is the uninterrupted one
+  if (uninterruptedTwoRanks)
+    for (const [k, e] of uninterruptedTwoRanks.entries()) {
+      const rel = Math.abs((resumed[k].loss as number) - (e.loss as number)) / (e.loss as number);
+      assert.ok(rel < 1e-4, `step ${e.step}: uninterrupted ${e.loss}, killed and resumed ${resumed[k].loss}`);
+    }
 });
