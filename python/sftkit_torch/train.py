@@ -95,7 +95,9 @@ class Run:
         from transformers import AutoModelForCausalLM
 
         p = self.plan
-        model = AutoModelForCausalLM.from_pretrained(p["base_dir"], dtype=torch.float32, attn_implementation="eager")
+        # eager attention on the CPU (the masks and sums sftkit's engine computes); SDPA elsewhere
+        attention = "eager" if self.device.type == "cpu" else "sdpa"
+        model = AutoModelForCausalLM.from_pretrained(p["base_dir"], dtype=torch.float32, attn_implementation=attention)
         if p["finetuning_type"] == "lora":
             from peft import PeftModel
 

@@ -18,7 +18,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
-import type { TrainConfig } from "../../config/train.js";
+import { resolveBaseDtype, type TrainConfig } from "../../config/train.js";
 import { saveHfModel } from "../../engine/checkpoint/hf.js";
 import { SftError } from "../../errors.js";
 import { writeFileAtomicSync } from "../../util/atomic.js";
@@ -64,6 +64,15 @@ export interface TorchDeviceOptions {
 
 /** Refuses options the recipe does not carry over, before anything is written. */
 export function checkTorchSupport(config: TrainConfig): void {
+  const dtype = resolveBaseDtype(config);
+  if (dtype !== "f32")
+    throw new SftError(
+      `base_dtype ${dtype} is not supported by the torch engine (it trains a float32 base)`,
+      {
+        where: { field: "base_dtype" },
+        hint: "drop base_dtype / --bf16 for --engine torch, or train with the native engine",
+      },
+    );
   if (config.neftune_noise_alpha !== undefined)
     throw new SftError("neftune_noise_alpha is not supported by the torch engine", {
       where: { field: "neftune_noise_alpha" },
