@@ -184,3 +184,5 @@ export {
 } from "./tokenize/index.js";
 export type { LogEntry, TrainerState, TrainHooks, TrainResult, TrainRunResult } from "./train/index.js";
 export { resumeTraining, train } from "./train/index.js";
+export type { TorchEngineOptions, TorchTrainResult } from "./train/torch-engine/index.js";
+export { resumeWithTorch, trainWithTorch } from "./train/torch-engine/index.js";

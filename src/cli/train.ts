@@ -12,6 +12,12 @@ import {
 } from "../config/train.js";
 import { SftError } from "../errors.js";
 import { resumeTraining, train } from "../train/index.js";
+import {
+  isTorchRun,
+  resumeWithTorch,
+  type TorchEngineOptions,
+  trainWithTorch,
+} from "../train/torch-engine/index.js";
 import { MODEL_SPEC_DESCRIPTIONS, optionFor as specOptionFor } from "./model-options.js";
 
 const DESCRIPTIONS: Record<string, string> = {
@@ -73,7 +79,24 @@ export function register(parent: Command): void {
     .argument("[config]", "YAML config (keys as in Hugging Face TrainingArguments); flags override it")
     .option("--resume <run_dir>", "continue an interrupted run from its last complete checkpoint")
     .option("--full", "full fine-tuning (same as --finetuning-type full)")
-    .option("--quiet", "no progress output");
+    .option("--quiet", "no progress output")
+    .option(
+      "--engine <engine>",
+      "native (this process, CPU) or torch (the PyTorch recipe: CUDA, MPS, several ranks)",
+    )
+    .option("--python <path>", "torch engine: the Python with torch, transformers, peft (default python3)")
+    .option("--device <device>", "torch engine: cpu, cuda or mps (default cpu)")
+    .option(
+      "--nproc-per-node <n>",
+      "torch engine: ranks on this machine (DDP-style gradient all-reduce; gloo on CPU, NCCL on CUDA)",
+    )
+    .option("--nnodes <n>", "torch engine: machines in the job")
+    .option("--node-rank <r>", "torch engine: this machine's index, 0..nnodes-1")
+    .option("--master-addr <addr>", "torch engine: address of node 0 (default 127.0.0.1)")
+    .option(
+      "--master-port <port>",
+      "torch engine: rendezvous port on node 0 (default: a free one, one node only)",
+    );
   for (const f of TRAIN_FLAGS) {
     cmd.addOption(optionFor(f, f.flag, false));
     for (const a of f.aliases ?? []) cmd.addOption(optionFor(f, a, true));
@@ -85,12 +108,14 @@ Examples:
   sft train --model ./SmolLM2-135M --data train.jsonl --out runs/lora --max-steps 200 --lr 2e-4 --lora-r 16
   sft train recipe.yaml --seed 7 --eval-data dev.jsonl
   sft train --resume runs/lora
+  sft train recipe.yaml --engine torch --python .venv/bin/python --nproc-per-node 2
 
 The run directory holds config.yaml, datasets.json, trainer_state.json (HF log_history),
 metrics.jsonl, runs/ (TensorBoard), checkpoint-<step>/ and the result: adapter/ (PEFT) or model/ (HF).`,
   );
   cmd.action(async (configFile: string | undefined, opts: Record<string, unknown>) => {
     const hooks = { quiet: opts.quiet === true };
+    const torch = torchOptions(opts);
     if (opts.resume !== undefined) {
       const given = TRAIN_FLAGS.flatMap((f) => [f.flag, ...(f.aliases ?? [])]).filter(
         (n) => opts[optionKey(n)] !== undefined,
@@ -103,12 +128,58 @@ metrics.jsonl, runs/ (TensorBoard), checkpoint-<step>/ and the result: adapter/ 
             hint: `run \`sft train --resume ${String(opts.resume)}\` alone`,
           },
         );
-      await resumeTraining(String(opts.resume), hooks);
+      const runDir = String(opts.resume);
+      if (isTorchRun(runDir) && opts.engine !== "native") await resumeWithTorch(runDir, torch, hooks);
+      else if (opts.engine === "torch")
+        throw new SftError("the run was not started with --engine torch", {
+          where: { field: "--engine", file: runDir },
+          hint: `resume it with the engine it started with: \`sft train --resume ${runDir}\``,
+        });
+      else await resumeTraining(runDir, hooks);
       return;
     }
     const flags = configFromFlags(opts);
     if (opts.full === true) flags.finetuning_type = "full";
     const config = resolveTrainConfig(configFile, flags);
-    await train(config, hooks);
+    if (opts.engine === "torch") await trainWithTorch(config, torch, hooks);
+    else await train(config, hooks);
   });
+}
+
+const TORCH_ONLY = ["python", "device", "nprocPerNode", "nnodes", "nodeRank", "masterAddr", "masterPort"];
+
+/** The torch engine's flags (numbers checked); an unknown engine, or torch flags without it, fail. */
+function torchOptions(opts: Record<string, unknown>): TorchEngineOptions {
+  const engine = opts.engine;
+  if (engine !== undefined && engine !== "native" && engine !== "torch")
+    throw new SftError(`--engine must be native or torch, got ${String(engine)}`, {
+      where: { field: "--engine" },
+    });
+  const given = TORCH_ONLY.filter((k) => opts[k] !== undefined);
+  if (engine !== "torch" && opts.resume === undefined && given.length > 0)
+    throw new SftError(
+      `--${given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is an option of the torch engine`,
+      {
+        where: { field: "--engine" },
+        hint: "add --engine torch",
+      },
+    );
+  const int = (k: string, flag: string): number | undefined => {
+    if (opts[k] === undefined) return undefined;
+    const n = Number(opts[k]);
+    if (!Number.isInteger(n))
+      throw new SftError(`${flag} must be a whole number, got ${String(opts[k])}`, {
+        where: { field: flag },
+      });
+    return n;
+  };
+  return {
+    python: opts.python as string | undefined,
+    device: opts.device as TorchEngineOptions["device"],
+    nprocPerNode: int("nprocPerNode", "--nproc-per-node"),
+    nnodes: int("nnodes", "--nnodes"),
+    nodeRank: int("nodeRank", "--node-rank"),
+    masterAddr: opts.masterAddr as string | undefined,
+    masterPort: int("masterPort", "--master-port"),
+  };
 }

@@ -62,6 +62,37 @@ function dropUndefined<T extends object>(o: T): T {
 }
 
 async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Promise<TrainRunResult<Model>> {
+  return withPreparedRun(config, hooks, resume, async ({ opened, data }) => {
+    const result = await runRecipe({
+      config,
+      runDir: config.output_dir,
+      model: opened.trainable,
+      data,
+      kernels: opened.model.kernels,
+      hooks,
+      resume,
+    });
+    return { ...result, model: opened.model };
+  });
+}
+
+/** What every engine starts from: the opened model and the planned data of the run. */
+export interface PreparedRun {
+  opened: Awaited<ReturnType<typeof openTrainableModel>>;
+  data: ReturnType<typeof buildTrainingData>;
+  progress: ProgressReporter;
+}
+
+/**
+ * Takes the run directory's lock, checks it (a new run into an empty one, a resume with
+ * unchanged data), opens the model, prepares the data once and runs `body` on them.
+ */
+export async function withPreparedRun<R>(
+  config: TrainConfig,
+  hooks: TrainHooks,
+  resume: boolean,
+  body: (prepared: PreparedRun) => Promise<R>,
+): Promise<R> {
   const runDir = config.output_dir;
   // one process per run directory, taken before anything else is written there
   mkdirSync(runDir, { recursive: true });
@@ -70,17 +101,13 @@ async function run(config: TrainConfig, hooks: TrainHooks, resume: boolean): Pro
     what: `run directory ${runDir}`,
   });
   try {
-    return await runLocked(config, hooks, resume);
+    return await body(await prepareLocked(config, hooks, resume));
   } finally {
     lock.release();
   }
 }
 
-async function runLocked(
-  config: TrainConfig,
-  hooks: TrainHooks,
-  resume: boolean,
-): Promise<TrainRunResult<Model>> {
+async function prepareLocked(config: TrainConfig, hooks: TrainHooks, resume: boolean): Promise<PreparedRun> {
   const runDir = config.output_dir;
   const progress = new ProgressReporter(hooks.stdout ?? process.stdout, hooks.quiet);
   if (!resume && (existsSync(join(runDir, STATE_FILE)) || listCheckpoints(runDir).length > 0))
@@ -123,31 +150,31 @@ async function runLocked(
     )}\n`,
   );
   for (const line of dataSummary(prepared, writeRejects(runDir, prepared))) progress.message(line);
-  const result = await runRecipe({
-    config,
-    runDir,
-    model: opened.trainable,
-    data,
-    kernels: opened.model.kernels,
-    hooks,
-    resume,
-  });
-  return { ...result, model: opened.model };
+  return { opened, data, progress };
 }
 
 /** Trains from a config object (the YAML's keys); returns where the result went and the metrics. */
+/** The config `train` runs with: validated, paths absolute. */
+export function resolvedTrainConfig(input: TrainConfigInput | TrainConfig): TrainConfig {
+  return dropUndefined(absolutePaths(validateTrainConfig(input)));
+}
+
+/** The saved config of the run in `runDir`, as `resumeTraining` reads it. */
+export function savedTrainConfig(runDir: string): TrainConfig {
+  const config = loadTrainConfig(runConfigFile(runDir));
+  if (resolve(config.output_dir) !== resolve(runDir)) config.output_dir = resolve(runDir);
+  return config;
+}
+
 export async function train(
   input: TrainConfigInput | TrainConfig,
   hooks: TrainHooks = {},
 ): Promise<TrainRunResult<Model>> {
-  const config = dropUndefined(absolutePaths(validateTrainConfig(input)));
-  return run(config, hooks, false);
+  return run(resolvedTrainConfig(input), hooks, false);
 }
 
 /** Continues the run in `runDir` from its last complete checkpoint, with the run's own config. */
 export async function resumeTraining(runDir: string, hooks: TrainHooks = {}): Promise<TrainRunResult<Model>> {
   // the saved config goes through the same loader as any train YAML (file:line errors, caps)
-  const config = loadTrainConfig(runConfigFile(runDir));
-  if (resolve(config.output_dir) !== resolve(runDir)) config.output_dir = resolve(runDir);
-  return run(config, hooks, true);
+  return run(savedTrainConfig(runDir), hooks, true);
 }

@@ -1,0 +1,1 @@
+"""The PyTorch side of sftkit: `sft train --engine torch` runs train.py."""
