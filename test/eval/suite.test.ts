@@ -13,7 +13,7 @@ import {
   registerGeneratorKind,
 } from "../../src/eval/generators.js";
 import { readSuite } from "../../src/eval/suite.js";
-import { OpenAiBackend } from "../../src/llm/index.js";
+import { type LlmBackend, OpenAiBackend } from "../../src/llm/index.js";
 import { startOpenAiServer } from "../helpers/openai-server.js";
 
 function suiteFile(rows: unknown[]): string {
@@ -117,6 +117,59 @@ describe("response generators", () => {
         await g.generate(prompts),
         prompts.map((p) => `system|${p.prompt}|7`),
       );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("generation settings reach the server: temperature, top_p, stop, seed + sample; concurrency caps prompts in flight", async () => {
+    const server = await startOpenAiServer({ answer: (b) => `${b.messages.at(-1)?.content}`, delayMs: 20 });
+    try {
+      const inFlight = async (concurrency: number) => {
+        const http = new OpenAiBackend({ baseUrl: server.url, model: "m" });
+        let now = 0;
+        let most = 0;
+        // counts the requests the generator has open at once
+        const counting: LlmBackend = {
+          id: http.id,
+          chat: async (m, o) => {
+            most = Math.max(most, ++now);
+            try {
+              return await http.chat(m, o);
+            } finally {
+              now--;
+            }
+          },
+          complete: (p, o) => http.complete(p, o),
+        };
+        const settings = generationSettingsSchema.parse({
+          temperature: 0.7,
+          top_p: 0.9,
+          stop: ["##"],
+          seed: 11,
+          concurrency,
+        });
+        const g = new BackendGenerator("m", counting, settings);
+        const prompts = Array.from({ length: 6 }, (_, i) => ({
+          id: String(i),
+          prompt: `p${i}`,
+          sample: i % 2,
+        }));
+        assert.deepEqual(
+          await g.generate(prompts),
+          prompts.map((p) => p.prompt),
+        );
+        return most;
+      };
+      assert.equal(await inFlight(3), 3);
+      assert.equal(await inFlight(1), 1);
+      const bodies = server.log.map((e) => e.body!);
+      for (const b of bodies) {
+        assert.equal(b.temperature, 0.7);
+        assert.equal(b.top_p, 0.9);
+        assert.deepEqual(b.stop, ["##"]);
+        assert.equal(b.seed, 11 + (Number(b.messages.at(-1)?.content.slice(1)) % 2));
+      }
     } finally {
       await server.close();
     }
