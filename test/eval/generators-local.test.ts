@@ -48,6 +48,15 @@ test("the local generator decodes each sample number as one seeded batch, as the
   const raw = await createGenerator({ kind: "local", model: stories, raw: true, name: "raw" }, ctx);
   const [direct] = await lm.generate([{ prompt: "Once upon a time" }], { ...opts, seed: 5, raw: true });
   assert.deepEqual(await raw.generate([{ id: "r", prompt: "Once upon a time" }]), [direct.text]);
+
+  // generation.stop and max_tokens: greedy "Once upon a time" goes on ", there was a little girl named Lily."
+  const stopAt = (stop?: string[]) =>
+    createGenerator(
+      { kind: "local", model: stories, raw: true },
+      { ...ctx, generation: generationSettingsSchema.parse({ max_tokens: 30, stop }) },
+    ).then((g) => g.generate([{ id: "r", prompt: "Once upon a time" }]));
+  assert.deepEqual(await stopAt(["."]), [", there was a little girl named Lily"]);
+  assert.ok((await stopAt())[0].startsWith(", there was a little girl named Lily."));
 });
 
 test("a local generator whose model is missing fails when it is created, naming the field", async () => {
