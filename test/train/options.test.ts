@@ -21,6 +21,7 @@ import { validateTrainConfig } from "../../src/config/train.js";
 import { buildTrainingData, prepareData } from "../../src/train/data.js";
 import { openTrainableModel } from "../../src/train/engine-bridge.js";
 import { train } from "../../src/train/index.js";
+import { tokenizerDir } from "../tokenize/helpers.js";
 import { instructionRows, STORIES_GGUF, writeInstructionSet } from "./instruction-set.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "sft-train-options-"));
@@ -186,4 +187,15 @@ test("tensorboard: true writes an event file under runs/, false none", async () 
       : [];
   assert.equal(events(await run({ tensorboard: true })).length, 1);
   assert.deepEqual(events(await run({})), []);
+});
+
+test("adapter: training continues from a saved adapter instead of a fresh LoRA", async () => {
+  const first = await run({ max_steps: 2, learning_rate: 1e-2 });
+  const fresh = await run({});
+  const continued = await run({ adapter: first.resultDir });
+  assert.notEqual(continued.logHistory[0].loss, fresh.logHistory[0].loss);
+});
+
+test("tokenizer: the named tokenizer is the one used (a vocabulary larger than the model's is refused)", async () => {
+  await assert.rejects(run({ tokenizer: tokenizerDir("qwen3") }), /outside the vocabulary \[0, 512\)/);
 });
