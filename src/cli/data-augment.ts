@@ -14,17 +14,15 @@ export async function runDataAugment(file: string, opts: { quiet?: boolean } = {
   const config = loadAugmentConfig(file);
   const parents: SftRecord[] = [];
   for await (const r of readRecords(config.in)) parents.push(r);
-  const log = (s: string) => {
-    if (!opts.quiet) process.stderr.write(`${s}\n`);
-  };
+
   const job = openLlmJob({
     out: config.out,
     state: config.state,
     llm: config.llm,
     command: "sft data augment",
-    log,
+    quiet: opts.quiet,
   });
-  const { store, meter, backend } = job;
+  const { store, meter, backend, log } = job;
   try {
     const result = await augmentRecords(config, parents, {
       backend,

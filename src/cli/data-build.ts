@@ -23,17 +23,15 @@ export function checkBuildInputs(config: BuildConfig): void {
 export async function runDataBuild(file: string, opts: { quiet?: boolean } = {}): Promise<void> {
   const config = loadBuildConfig(file);
   checkBuildInputs(config);
-  const log = (s: string) => {
-    if (!opts.quiet) process.stderr.write(`${s}\n`);
-  };
+
   const job = openLlmJob({
     out: config.out,
     state: config.state,
     llm: config.llm,
     command: "sft data build",
-    log,
+    quiet: opts.quiet,
   });
-  const { store, meter } = job;
+  const { store, meter, log } = job;
   try {
     const backend = job.backend!;
     let lastLog = 0;

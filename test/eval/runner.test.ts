@@ -8,7 +8,8 @@ import { SftError } from "../../src/errors.js";
 import type { PerplexityScorer } from "../../src/eval/format.js";
 import { LocalPerplexityScorer } from "../../src/eval/perplexity-local.js";
 import { deriveSuggestions, runEvaluation } from "../../src/eval/runner.js";
-import { type LlmBackend, OpenAiBackend } from "../../src/llm/index.js";
+import { OpenAiBackend } from "../../src/llm/index.js";
+import { countInFlight } from "../helpers/in-flight.js";
 import { startOpenAiServer } from "../helpers/openai-server.js";
 import { skipWithoutPython, TEST_PYTHON } from "./code/python-available.js";
 import { writeEvalFixture } from "./eval-fixture.js";
@@ -62,36 +63,21 @@ describe("evaluation runner", () => {
   it("judge.max_samples judges only the first N pairs; judge.concurrency caps the judge's requests in flight", async () => {
     const dir = mkdtempSync(join(tmpdir(), "runner-judge-"));
     writeEvalFixture(dir);
-    let now = 0;
-    let most = 0;
     const judge = await startOpenAiServer({ answer: () => "[[C]]", delayMs: 15 });
     try {
-      const http = new OpenAiBackend({ baseUrl: judge.url, model: "judge" });
-      // counts the judge requests open at once
-      const counting: LlmBackend = {
-        id: http.id,
-        chat: async (m, o) => {
-          most = Math.max(most, ++now);
-          try {
-            return await http.chat(m, o);
-          } finally {
-            now--;
-          }
-        },
-        complete: (p, o) => http.complete(p, o),
-      };
+      const counted = countInFlight(new OpenAiBackend({ baseUrl: judge.url, model: "judge" }));
       const config = evalConfigSchema.parse({
         base: { kind: "responses", path: "base.jsonl" },
         sft: { kind: "responses", path: "sft.jsonl" },
         suites: ["suite.jsonl"],
         judge: { llm: { base_url: judge.url, model: "judge" }, max_samples: 3, concurrency: 2 },
       });
-      const r = await runEvaluation(config, { baseDir: dir, judge: counting });
+      const r = await runEvaluation(config, { baseDir: dir, judge: counted.backend });
       assert.ok(r.samples.length > 3);
       assert.equal(r.judge?.pairs.length, 3);
       // both orders of each pair are asked
       assert.equal(judge.log.length, 6);
-      assert.equal(most, 2);
+      assert.equal(counted.most(), 2);
     } finally {
       await judge.close();
     }

@@ -13,7 +13,8 @@ import {
   registerGeneratorKind,
 } from "../../src/eval/generators.js";
 import { readSuite } from "../../src/eval/suite.js";
-import { type LlmBackend, OpenAiBackend } from "../../src/llm/index.js";
+import { OpenAiBackend } from "../../src/llm/index.js";
+import { countInFlight } from "../helpers/in-flight.js";
 import { startOpenAiServer } from "../helpers/openai-server.js";
 
 function suiteFile(rows: unknown[]): string {
@@ -126,22 +127,7 @@ describe("response generators", () => {
     const server = await startOpenAiServer({ answer: (b) => `${b.messages.at(-1)?.content}`, delayMs: 20 });
     try {
       const inFlight = async (concurrency: number) => {
-        const http = new OpenAiBackend({ baseUrl: server.url, model: "m" });
-        let now = 0;
-        let most = 0;
-        // counts the requests the generator has open at once
-        const counting: LlmBackend = {
-          id: http.id,
-          chat: async (m, o) => {
-            most = Math.max(most, ++now);
-            try {
-              return await http.chat(m, o);
-            } finally {
-              now--;
-            }
-          },
-          complete: (p, o) => http.complete(p, o),
-        };
+        const counted = countInFlight(new OpenAiBackend({ baseUrl: server.url, model: "m" }));
         const settings = generationSettingsSchema.parse({
           temperature: 0.7,
           top_p: 0.9,
@@ -149,7 +135,7 @@ describe("response generators", () => {
           seed: 11,
           concurrency,
         });
-        const g = new BackendGenerator("m", counting, settings);
+        const g = new BackendGenerator("m", counted.backend, settings);
         const prompts = Array.from({ length: 6 }, (_, i) => ({
           id: String(i),
           prompt: `p${i}`,
@@ -159,7 +145,7 @@ describe("response generators", () => {
           await g.generate(prompts),
           prompts.map((p) => p.prompt),
         );
-        return most;
+        return counted.most();
       };
       assert.equal(await inFlight(3), 3);
       assert.equal(await inFlight(1), 1);

@@ -13,6 +13,8 @@ export interface LlmJob {
   meter: UsageMeter;
   /** undefined when the config names no LLM */
   backend: LlmBackend | undefined;
+  /** A progress line to stderr (nothing when quiet). */
+  log: (line: string) => void;
   /** Releases the store and the lock. */
   close(): void;
 }
@@ -24,8 +26,12 @@ export function openLlmJob(opts: {
   llm?: LlmConfig;
   /** the command holding the lock, for the message another run gets */
   command: string;
-  log: (line: string) => void;
+  /** no progress lines */
+  quiet?: boolean;
 }): LlmJob {
+  const log = (line: string) => {
+    if (!opts.quiet) process.stderr.write(`${line}\n`);
+  };
   const lock = lockOutput(opts.out, opts.command);
   const store = new LlmStore(opts.state ?? statePathFor(opts.out));
   const close = () => {
@@ -38,10 +44,10 @@ export function openLlmJob(opts: {
       ? createLlmBackend(opts.llm, {
           store,
           meter,
-          onRetry: (r) => opts.log(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`),
+          onRetry: (r) => log(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`),
         })
       : undefined;
-    return { store, meter, backend, close };
+    return { store, meter, backend, log, close };
   } catch (e) {
     close();
     throw e;
