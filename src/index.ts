@@ -102,6 +102,7 @@ export { CHECKERS, runChecker } from "./eval/checkers/checkers.js";
 export type { FormatAnalysis, PerplexityScorer } from "./eval/format.js";
 export { analyzeFormats } from "./eval/format.js";
 export type {
+  BackendGeneratorOptions,
   GenerationRequest,
   GeneratorContext,
   GeneratorKind,
@@ -132,15 +133,18 @@ export type {
 } from "./generate/index.js";
 export { LocalLanguageModel } from "./generate/index.js";
 export type {
+  BatchOptions,
   ChatMessage,
   EmbeddingBackend,
   GenerationOptions,
   GenerationResult,
   LlmBackend,
+  LlmPrompt,
   LocalBackendOptions,
   UsageSummary,
 } from "./llm/index.js";
 export {
+  answerAll,
   CachedBackend,
   createEmbeddingBackend,
   createLlmBackend,

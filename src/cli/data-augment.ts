@@ -2,16 +2,9 @@
 import type { Command } from "commander";
 import { loadAugmentConfig } from "../config/augment.js";
 import { augmentRecords } from "../data/augment/index.js";
-import { statePathFor } from "../data/build/builder.js";
-import { lockOutput } from "../data/build/output-lock.js";
+import { openLlmJob } from "../data/build/llm-job.js";
 import { readRecords } from "../data/io/index.js";
-import {
-  createEmbeddingBackend,
-  createLlmBackend,
-  LlmStore,
-  type Pricing,
-  UsageMeter,
-} from "../llm/index.js";
+import { createEmbeddingBackend } from "../llm/index.js";
 import type { SftRecord } from "../record/record.js";
 
 // tests and callers load an augment config through the command's module too
@@ -21,20 +14,16 @@ export async function runDataAugment(file: string, opts: { quiet?: boolean } = {
   const config = loadAugmentConfig(file);
   const parents: SftRecord[] = [];
   for await (const r of readRecords(config.in)) parents.push(r);
-  const lock = lockOutput(config.out, "sft data augment");
-  const store = new LlmStore(config.state ?? statePathFor(config.out));
-  const meter = new UsageMeter(config.llm?.price as Pricing | undefined);
-  const log = (s: string) => {
-    if (!opts.quiet) process.stderr.write(`${s}\n`);
-  };
+
+  const job = openLlmJob({
+    out: config.out,
+    state: config.state,
+    llm: config.llm,
+    command: "sft data augment",
+    quiet: opts.quiet,
+  });
+  const { store, meter, backend, log } = job;
   try {
-    const backend = config.llm
-      ? createLlmBackend(config.llm, {
-          store,
-          meter,
-          onRetry: (r) => log(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`),
-        })
-      : undefined;
     const result = await augmentRecords(config, parents, {
       backend,
       embedder: config.embedding ? createEmbeddingBackend(config.embedding) : undefined,
@@ -44,8 +33,7 @@ export async function runDataAugment(file: string, opts: { quiet?: boolean } = {
     });
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
-    store.close();
-    lock.release();
+    job.close();
   }
 }
 

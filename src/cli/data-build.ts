@@ -1,15 +1,9 @@
 /** `sft data build CONFIG.yaml`: generate instruction data with an LLM (resumable). */
 import type { Command } from "commander";
 import { type BuildConfig, loadBuildConfig } from "../config/build.js";
-import {
-  type BuildProgress,
-  buildInstructionData,
-  loadSeedTasks,
-  statePathFor,
-} from "../data/build/index.js";
-import { lockOutput } from "../data/build/output-lock.js";
+import { type BuildProgress, buildInstructionData, loadSeedTasks } from "../data/build/index.js";
+import { openLlmJob } from "../data/build/llm-job.js";
 import { loadTaxonomy } from "../data/taxonomy/taxonomy.js";
-import { createLlmBackend, LlmStore, type Pricing, UsageMeter } from "../llm/index.js";
 import { resolveApiKey } from "../llm/openai.js";
 
 // tests and callers load a build config through the command's module too
@@ -29,18 +23,17 @@ export function checkBuildInputs(config: BuildConfig): void {
 export async function runDataBuild(file: string, opts: { quiet?: boolean } = {}): Promise<void> {
   const config = loadBuildConfig(file);
   checkBuildInputs(config);
-  const lock = lockOutput(config.out, "sft data build");
-  const store = new LlmStore(config.state ?? statePathFor(config.out));
-  const meter = new UsageMeter(config.llm.price as Pricing | undefined);
-  const log = (s: string) => {
-    if (!opts.quiet) process.stderr.write(`${s}\n`);
-  };
+
+  const job = openLlmJob({
+    out: config.out,
+    state: config.state,
+    llm: config.llm,
+    command: "sft data build",
+    quiet: opts.quiet,
+  });
+  const { store, meter, log } = job;
   try {
-    const backend = createLlmBackend(config.llm, {
-      store,
-      meter,
-      onRetry: (r) => log(`retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`),
-    });
+    const backend = job.backend!;
     let lastLog = 0;
     const started = new Map<string, { at: number; done: number }>();
     const result = await buildInstructionData(config, {
@@ -63,8 +56,7 @@ export async function runDataBuild(file: string, opts: { quiet?: boolean } = {})
       process.exitCode = 3;
     }
   } finally {
-    store.close();
-    lock.release();
+    job.close();
   }
 }
 

@@ -94,6 +94,7 @@ export const trainConfigSchema = z
     max_grad_norm: z.number().nonnegative().default(1),
     seed: nonNegativeInt.default(42),
 
+    /** log the loss every N optimizer steps (the first and the last step are always logged) */
     logging_steps: positiveInt.default(10),
     /** evaluate the starting weights before the first step */
     eval_on_start: z.boolean().default(false),

@@ -1,6 +1,8 @@
 /**
- * Models under test as response generators. A generator turns prompts into responses;
- * the evaluator does not care whether they come from a server, a file or the local engine.
+ * Models under test as response generators. A generator turns the suites' sample requests
+ * (id, prompt, sample number) into responses; the evaluator does not care whether they come
+ * from a file or a model. Every model is an `LlmBackend` (src/llm, the one "model answers
+ * prompts" interface) behind `BackendGenerator`; only recorded responses are not.
  *
  * Built-in kinds:
  * - `responses`: a precomputed JSONL file of `{id?, prompt? | instruction?, response, sample?}`
@@ -10,15 +12,16 @@
  *   looked up by its text;
  * - `openai`: any OpenAI-compatible chat server (OpenAI, vLLM, Ollama, llama.cpp server…)
  *   through src/llm, with the options of `llm` configs (base_url, model, api_key_env, …).
- * More kinds plug in with `registerGeneratorKind` (the local engine registers `local`).
+ * More kinds plug in with `registerGeneratorKind` (`local`, in generators-local.ts, is the
+ * local engine's `LocalBackend` behind `BackendGenerator`).
  */
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { llmConfigSchema } from "../config/build.js";
 import { type GenerationSettings, type GeneratorConfig, generationSettingsSchema } from "../config/eval.js";
 import { SftError } from "../errors.js";
-import { createLlmBackend } from "../llm/index.js";
-import type { ChatMessage, LlmBackend } from "../llm/types.js";
+import { answerAll, createLlmBackend } from "../llm/index.js";
+import type { ChatMessage, LlmBackend, LlmPrompt } from "../llm/types.js";
 import { describeIssue, readJsonl } from "./io/jsonl.js";
 
 export interface GenerationRequest {
@@ -184,37 +187,43 @@ export class PrecomputedGenerator implements ResponseGenerator {
   }
 }
 
-/** A model behind any LlmBackend (an OpenAI-compatible server by default). */
+/** Options of a model-backed generator that the generation settings do not cover. */
+export interface BackendGeneratorOptions {
+  /** Feed each prompt as plain text (`complete`, no template; a system prompt is not used). */
+  raw?: boolean;
+}
+
+/**
+ * Eval's adapter over the one "model answers prompts" interface, `LlmBackend` (a server, or
+ * the local engine, which decodes the requests of one sample number as a batch): turns
+ * sample requests into prompts with the generation settings, seeded generation.seed + sample.
+ */
 export class BackendGenerator implements ResponseGenerator {
   constructor(
     readonly name: string,
     private readonly backend: LlmBackend,
     private readonly settings: GenerationSettings = generationSettingsSchema.parse({}),
+    private readonly opts: BackendGeneratorOptions = {},
   ) {}
 
   async generate(requests: GenerationRequest[]): Promise<string[]> {
-    const out: string[] = new Array(requests.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < requests.length) {
-        const i = next++;
-        const r = requests[i];
-        const messages: ChatMessage[] = [];
-        const system = r.system ?? this.settings.system;
-        if (system) messages.push({ role: "system", content: system });
-        messages.push({ role: "user", content: r.prompt });
-        const res = await this.backend.chat(messages, {
-          max_tokens: this.settings.max_tokens,
-          temperature: this.settings.temperature,
-          top_p: this.settings.top_p,
-          seed: this.settings.seed + (r.sample ?? 0),
-          stop: this.settings.stop,
-        });
-        out[i] = res.choices[0]?.text ?? "";
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, requests.length) }, worker));
-    return out;
+    const prompts = requests.map((r): LlmPrompt => {
+      const seed = this.settings.seed + (r.sample ?? 0);
+      if (this.opts.raw) return { text: r.prompt, seed };
+      const messages: ChatMessage[] = [];
+      const system = r.system ?? this.settings.system;
+      if (system) messages.push({ role: "system", content: system });
+      messages.push({ role: "user", content: r.prompt });
+      return { messages, seed };
+    });
+    const results = await answerAll(this.backend, prompts, {
+      max_tokens: this.settings.max_tokens,
+      temperature: this.settings.temperature,
+      top_p: this.settings.top_p,
+      stop: this.settings.stop,
+      concurrency: this.settings.concurrency,
+    });
+    return results.map((res) => res.choices[0]?.text ?? "");
   }
 }
 

@@ -212,32 +212,40 @@ export async function judgePairs(
     const text = r.choices[0]?.text ?? "";
     return { verdict: parseVerdict(text), text };
   };
-  const pairs: JudgedPair[] = new Array(items.length);
+  // both orders of every pair, `concurrency` calls in flight at once (not pairs: calls)
+  const asks = items.flatMap((it) => [
+    [it.prompt, it.base, it.sft],
+    [it.prompt, it.sft, it.base],
+  ]);
+  const replies: { verdict: ReturnType<typeof parseVerdict>; text: string }[] = new Array(asks.length);
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      const it = items[i];
-      const [r1, r2] = await Promise.all([ask(it.prompt, it.base, it.sft), ask(it.prompt, it.sft, it.base)]);
-      const v1 = r1.verdict;
-      const v2 = r2.verdict;
-      // order 1: A = base; order 2: A = sft
-      const baseFirst: Verdict = v1 === null ? "unparsed" : v1 === "A" ? "base" : v1 === "B" ? "sft" : "tie";
-      const sftFirst: Verdict = v2 === null ? "unparsed" : v2 === "A" ? "sft" : v2 === "B" ? "base" : "tie";
-      const unparsedReplies = [r1, r2].filter((r) => r.verdict === null).map((r) => r.text);
-      pairs[i] = {
-        id: it.id,
-        baseFirst,
-        sftFirst,
-        outcome: pairOutcome(baseFirst, sftFirst),
-        lengthBase: countLength(it.base).units,
-        lengthSft: countLength(it.sft).units,
-        unparsed: unparsedReplies.length,
-        ...(unparsedReplies.length ? { unparsed_replies: unparsedReplies } : {}),
-      };
+    while (next < asks.length) {
+      const k = next++;
+      const [q, a, b] = asks[k];
+      replies[k] = await ask(q, a, b);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, asks.length) }, worker));
+  const pairs: JudgedPair[] = items.map((it, i) => {
+    const [r1, r2] = [replies[2 * i], replies[2 * i + 1]];
+    const v1 = r1.verdict;
+    const v2 = r2.verdict;
+    // order 1: A = base; order 2: A = sft
+    const baseFirst: Verdict = v1 === null ? "unparsed" : v1 === "A" ? "base" : v1 === "B" ? "sft" : "tie";
+    const sftFirst: Verdict = v2 === null ? "unparsed" : v2 === "A" ? "sft" : v2 === "B" ? "base" : "tie";
+    const unparsedReplies = [r1, r2].filter((r) => r.verdict === null).map((r) => r.text);
+    return {
+      id: it.id,
+      baseFirst,
+      sftFirst,
+      outcome: pairOutcome(baseFirst, sftFirst),
+      lengthBase: countLength(it.base).units,
+      lengthSft: countLength(it.sft).units,
+      unparsed: unparsedReplies.length,
+      ...(unparsedReplies.length ? { unparsed_replies: unparsedReplies } : {}),
+    };
+  });
   const summary = summarizeJudgements(judge.id, pairs);
   assertJudgeUsable(summary);
   return summary;

@@ -8,6 +8,7 @@ import type { LlmStore } from "./store.js";
 import type { EmbeddingBackend, LlmBackend } from "./types.js";
 
 export { type Pricing, UsageMeter, type UsageSummary } from "./accounting.js";
+export { answerAll } from "./batch.js";
 export { CachedBackend } from "./cached.js";
 export { type RateLimits, RequestLimiter } from "./limiter.js";
 export { LocalBackend, type LocalBackendOptions, type LocalJsonMode } from "./local.js";

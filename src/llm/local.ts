@@ -24,11 +24,20 @@ import { resolveChatTemplate } from "../tokenize/chat-templates.js";
 import type { UsageMeter } from "./accounting.js";
 import { RequestLimiter } from "./limiter.js";
 import { stableHash } from "./store.js";
-import type { ChatMessage, GenerationOptions, GenerationResult, LlmBackend } from "./types.js";
+import type {
+  BatchOptions,
+  ChatMessage,
+  GenerationOptions,
+  GenerationResult,
+  LlmBackend,
+  LlmPrompt,
+} from "./types.js";
 
 export type LocalJsonMode = "reject" | "best_effort";
 
 export interface LocalBackendOptions extends LocalModelSpec {
+  /** Where the options came from, for messages (default "llm"). */
+  field?: string;
   /** What to do with `json: true` requests (default "reject"). */
   json?: LocalJsonMode;
   /** Sampling knobs the OpenAI interface has no field for. */
@@ -57,12 +66,12 @@ function filesFingerprint(path: string): unknown {
     });
 }
 
-function requirePath(path: string, field: string): string {
-  const abs = resolve(path);
+function requirePath(path: string, baseDir: string | undefined, field: string): string {
+  const abs = resolve(baseDir ?? ".", path);
   if (!existsSync(abs)) {
     throw new SftError(`no model files at ${abs}`, {
       where: { field },
-      hint: "give a Hugging Face model directory, a .gguf file, or a PEFT adapter directory (relative paths are read from the current directory)",
+      hint: `give a Hugging Face model directory, a .gguf file, or a PEFT adapter directory (relative paths are read from ${baseDir ?? "the current directory"})`,
       code: "E_CONFIG",
     });
   }
@@ -78,17 +87,29 @@ export class LocalBackend implements LlmBackend {
   private runs = 0;
 
   constructor(private readonly opts: LocalBackendOptions) {
+    const {
+      field = "llm",
+      baseDir,
+      json: _json,
+      topK: _topK,
+      repetitionPenalty: _penalty,
+      maxBatchSize: _mbs,
+      meter: _meter,
+      chat_template: _chat,
+      ...spec
+    } = opts;
     this.spec = {
-      model: requirePath(opts.model, "llm.model"),
-      adapter: opts.adapter === undefined ? undefined : requirePath(opts.adapter, "llm.adapter"),
-      tokenizer: opts.tokenizer === undefined ? undefined : requirePath(opts.tokenizer, "llm.tokenizer"),
-      ...(opts.template !== undefined ? { template: opts.template } : {}),
-      ...(opts.mask_policy !== undefined ? { mask_policy: opts.mask_policy } : {}),
-      ...(opts.base_dtype !== undefined ? { base_dtype: opts.base_dtype } : {}),
-      ...(opts.bf16 !== undefined ? { bf16: opts.bf16 } : {}),
+      ...spec,
+      model: requirePath(opts.model, baseDir, `${field}.model`),
+      adapter:
+        opts.adapter === undefined ? undefined : requirePath(opts.adapter, baseDir, `${field}.adapter`),
+      tokenizer:
+        opts.tokenizer === undefined ? undefined : requirePath(opts.tokenizer, baseDir, `${field}.tokenizer`),
+      // a template file is read from the same folder as the model paths
+      ...(baseDir !== undefined ? { baseDir } : {}),
     };
     // a name, file or inline template is read now: the id (and every cache key) follows its text
-    const chat = resolveChatTemplate(opts.chat_template, { field: "llm.chat_template" });
+    const chat = resolveChatTemplate(opts.chat_template, { baseDir, field: `${field}.chat_template` });
     if (chat !== undefined) this.spec.chat_template = chat === true ? true : chat.source;
     const prompt =
       chat === undefined
@@ -143,11 +164,39 @@ export class LocalBackend implements LlmBackend {
     return this.run({ prompt }, true, opts);
   }
 
-  private async run(
-    input: { prompt?: string; messages?: ChatMessage[] },
-    raw: boolean,
-    opts: GenerationOptions,
-  ): Promise<GenerationResult> {
+  /**
+   * Every prompt in as few decoding calls as possible: one per distinct (seed, chat or plain
+   * text), in the order each first appears; within a call, row i samples from the stream the
+   * engine derives from the seed for row i.
+   */
+  async answerBatch(prompts: readonly LlmPrompt[], opts: BatchOptions): Promise<GenerationResult[]> {
+    this.checkJson(opts);
+    const groups = new Map<string, number[]>();
+    prompts.forEach((p, i) => {
+      const key = `${"text" in p ? "text" : "chat"}:${p.seed ?? opts.seed ?? 0}`;
+      const list = groups.get(key);
+      if (list) list.push(i);
+      else groups.set(key, [i]);
+    });
+    const out: GenerationResult[] = new Array(prompts.length);
+    for (const idx of groups.values()) {
+      const first = prompts[idx[0]];
+      const inputs = idx.map((i) => {
+        const p = prompts[i];
+        return "text" in p ? { prompt: p.text } : { messages: p.messages };
+      });
+      const { outputs, model } = await this.decode(inputs, "text" in first, {
+        ...opts,
+        seed: first.seed ?? opts.seed,
+      });
+      idx.forEach((i, j) => {
+        out[i] = this.result([outputs[j]], model, outputs[j].promptTokens);
+      });
+    }
+    return out;
+  }
+
+  private checkJson(opts: GenerationOptions): void {
     if (opts.json && (this.opts.json ?? "reject") === "reject") {
       throw new SftError(`${this.id} cannot guarantee a JSON reply: a local model has no JSON mode`, {
         where: { field: "llm.json_mode" },
@@ -155,10 +204,46 @@ export class LocalBackend implements LlmBackend {
         code: "E_CONFIG",
       });
     }
+  }
+
+  private async run(
+    input: { prompt?: string; messages?: ChatMessage[] },
+    raw: boolean,
+    opts: GenerationOptions,
+  ): Promise<GenerationResult> {
+    this.checkJson(opts);
     const n = opts.n ?? 1;
     if (!Number.isInteger(n) || n < 1) {
       throw new SftError(`n must be a positive integer, got ${n}`, { where: { field: "n" } });
     }
+    const { outputs, model } = await this.decode(
+      Array.from({ length: n }, () => input),
+      raw,
+      opts,
+    );
+    // The prompt is read once however many samples are drawn (as the OpenAI API counts it).
+    return this.result(outputs, model, outputs[0]?.promptTokens ?? 0);
+  }
+
+  private result(outputs: GeneratedText[], model: string, promptTokens: number): GenerationResult {
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: outputs.reduce((s, o) => s + o.completionTokens, 0),
+    };
+    this.opts.meter?.recordPaid(usage);
+    return {
+      choices: outputs.map((o) => ({ text: o.text, finish_reason: o.finishReason })),
+      usage,
+      model,
+    };
+  }
+
+  /** One decoding call over `inputs`, one output each. */
+  private async decode(
+    inputs: { prompt?: string; messages?: ChatMessage[] }[],
+    raw: boolean,
+    opts: GenerationOptions,
+  ): Promise<{ outputs: GeneratedText[]; model: string }> {
     const lm = await this.model();
     const slot = await this.limiter.acquire(0);
     try {
@@ -166,33 +251,20 @@ export class LocalBackend implements LlmBackend {
       await new Promise((r) => setImmediate(r));
       const maxPositions = lm.model.config.maxPositionEmbeddings;
       this.runs++;
-      const outputs: GeneratedText[] = await lm.generate(
-        Array.from({ length: n }, () => input),
-        {
-          raw,
-          maxNewTokens: opts.max_tokens ?? maxPositions,
-          temperature: opts.temperature ?? DEFAULT_TEMPERATURE,
-          ...(opts.top_p !== undefined ? { topP: opts.top_p } : {}),
-          ...(this.opts.topK !== undefined ? { topK: this.opts.topK } : {}),
-          ...(this.opts.repetitionPenalty !== undefined
-            ? { repetitionPenalty: this.opts.repetitionPenalty }
-            : {}),
-          ...(opts.stop?.length ? { stop: opts.stop } : {}),
-          seed: opts.seed ?? 0,
-          ...(this.opts.maxBatchSize !== undefined ? { maxBatchSize: this.opts.maxBatchSize } : {}),
-        },
-      );
-      const usage = {
-        // The prompt is read once however many samples are drawn (as the OpenAI API counts it).
-        prompt_tokens: outputs[0]?.promptTokens ?? 0,
-        completion_tokens: outputs.reduce((s, o) => s + o.completionTokens, 0),
-      };
-      this.opts.meter?.recordPaid(usage);
-      return {
-        choices: outputs.map((o) => ({ text: o.text, finish_reason: o.finishReason })),
-        usage,
-        model: lm.name,
-      };
+      const outputs = await lm.generate(inputs, {
+        raw,
+        maxNewTokens: opts.max_tokens ?? maxPositions,
+        temperature: opts.temperature ?? DEFAULT_TEMPERATURE,
+        ...(opts.top_p !== undefined ? { topP: opts.top_p } : {}),
+        ...(this.opts.topK !== undefined ? { topK: this.opts.topK } : {}),
+        ...(this.opts.repetitionPenalty !== undefined
+          ? { repetitionPenalty: this.opts.repetitionPenalty }
+          : {}),
+        ...(opts.stop?.length ? { stop: opts.stop } : {}),
+        seed: opts.seed ?? 0,
+        ...(this.opts.maxBatchSize !== undefined ? { maxBatchSize: this.opts.maxBatchSize } : {}),
+      });
+      return { outputs, model: lm.name };
     } finally {
       slot.release();
     }

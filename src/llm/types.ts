@@ -1,6 +1,7 @@
 /**
- * The one interface every LLM backend implements (OpenAI-compatible HTTP, the local engine).
- * Builders, augmenters, judges and evals only ever see `LlmBackend`.
+ * The one "model answers prompts" interface, implemented by every backend (OpenAI-compatible
+ * HTTP, the local engine, the response cache). Builders, augmenters, judges and the models
+ * under evaluation only ever see `LlmBackend`.
  */
 
 export interface ChatMessage {
@@ -40,12 +41,29 @@ export interface GenerationResult {
   cached?: boolean;
 }
 
+/** One prompt of a batch: a conversation to continue (as `chat`) or plain text (as `complete`). */
+export type LlmPrompt = ({ messages: ChatMessage[] } | { text: string }) & {
+  /** this prompt's sampling seed (instead of the options' `seed`) */
+  seed?: number;
+};
+
+export interface BatchOptions extends Omit<GenerationOptions, "n"> {
+  /** Requests in flight at once for backends that answer one prompt per call (default 1). */
+  concurrency?: number;
+}
+
 export interface LlmBackend {
   /** A stable, human-readable identity (e.g. "openai:gpt-4o-mini@https://host/v1"); part of cache keys. */
   readonly id: string;
   chat(messages: ChatMessage[], opts?: GenerationOptions): Promise<GenerationResult>;
   /** Plain completion of a prompt (backends without a raw completion endpoint wrap it as one user turn). */
   complete(prompt: string, opts?: GenerationOptions): Promise<GenerationResult>;
+  /**
+   * One answer (one choice) per prompt, in order. Only backends that decode several prompts
+   * together implement it (the local engine); callers use `answerAll`, which falls back to
+   * `chat`/`complete` per prompt.
+   */
+  answerBatch?(prompts: readonly LlmPrompt[], opts: BatchOptions): Promise<GenerationResult[]>;
 }
 
 /** Text embeddings, for relevance and meaning-kept checks. */

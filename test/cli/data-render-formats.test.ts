@@ -3,7 +3,6 @@
  * and labels of sftkit's own rendering (multi-turn, tool calls, packed), as JSONL and Parquet.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,16 +10,8 @@ import { describe, test } from "node:test";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { IGNORE_INDEX } from "../../src/tokenize/mask.js";
 import { packSamples } from "../../src/tokenize/pack.js";
-import { glaiveRecords, repoRoot, tokenizerDir, v1Records } from "../tokenize/helpers.js";
-
-function sft(args: string[]): { code: number; stdout: string; stderr: string } {
-  const res = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "bin/sft.js"), ...args], {
-    cwd: repoRoot,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
-}
+import { runSft } from "../helpers/spawn-sft.js";
+import { glaiveRecords, tokenizerDir, v1Records } from "../tokenize/helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sft-render-formats-"));
 const datasets = {
@@ -42,7 +33,7 @@ async function readRows(path: string): Promise<Row[]> {
 }
 
 function render(input: string, out: string, extra: string[] = []) {
-  const res = sft([
+  const res = runSft([
     "data",
     "render",
     "--tokenizer",
@@ -153,46 +144,14 @@ describe("sft data render --format axolotl|trl", () => {
 
   test("bad flags fail with one clear line", () => {
     const input = join(dir, "multi-turn.jsonl");
-    let res = sft([
-      "data",
-      "render",
-      "--tokenizer",
-      tokenizerDir("qwen3"),
-      "--in",
-      input,
-      "--out",
-      join(dir, "x.csv"),
-      "--format",
-      "axolotl",
-    ]);
+    const renderTo = (out: string, ...flags: string[]) =>
+      runSft(["data", "render", "--tokenizer", tokenizerDir("qwen3"), "--in", input, "--out", out, ...flags]);
+    let res = renderTo(join(dir, "x.csv"), "--format", "axolotl");
     assert.equal(res.code, 1);
     assert.match(res.stderr, /unknown extension ".csv"/);
-    res = sft([
-      "data",
-      "render",
-      "--tokenizer",
-      tokenizerDir("qwen3"),
-      "--in",
-      input,
-      "--out",
-      join(dir, "x.jsonl"),
-      "--format",
-      "axolotl",
-      "--packing",
-    ]);
+    res = renderTo(join(dir, "x.jsonl"), "--format", "axolotl", "--packing");
     assert.match(res.stderr, /--packing needs --max-seq-length/);
-    res = sft([
-      "data",
-      "render",
-      "--tokenizer",
-      tokenizerDir("qwen3"),
-      "--in",
-      input,
-      "--out",
-      join(dir, "x.jsonl"),
-      "--format",
-      "megatron",
-    ]);
+    res = renderTo(join(dir, "x.jsonl"), "--format", "megatron");
     assert.match(res.stderr, /unknown --format "megatron"/);
   });
 });

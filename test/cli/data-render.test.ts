@@ -1,6 +1,5 @@
 /** `sft data render`, `sft data check`, `sft data inspect` run as the user runs them. */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,16 +7,8 @@ import { describe, test } from "node:test";
 import type { SftRecord } from "../../src/record/record.js";
 import { IGNORE_INDEX } from "../../src/tokenize/mask.js";
 import { loadTokenizer } from "../../src/tokenize/tokenizer.js";
-import { alpacaRecords, repoRoot, storiesGguf, tokenizerDir } from "../tokenize/helpers.js";
-
-function sft(args: string[]): { code: number; stdout: string; stderr: string } {
-  const res = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "bin/sft.js"), ...args], {
-    cwd: repoRoot,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
-}
+import { runSft } from "../helpers/spawn-sft.js";
+import { alpacaRecords, storiesGguf, tokenizerDir } from "../tokenize/helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sft-data-render-"));
 const records: SftRecord[] = [
@@ -45,7 +36,7 @@ writeFileSync(
 describe("sft data render", () => {
   test("writes { id, input_ids, labels, text } per record; a record with nothing to train is reported", async () => {
     const out = join(dir, "rendered.jsonl");
-    const res = sft([
+    const res = runSft([
       "data",
       "render",
       "--tokenizer",
@@ -80,32 +71,12 @@ describe("sft data render", () => {
 
   test("--template with a GGUF vocabulary, --max-seq-length truncation, and bad flags", () => {
     const out = join(dir, "gguf.jsonl");
-    const res = sft([
-      "data",
-      "render",
-      "--tokenizer",
-      storiesGguf,
-      "--in",
-      clean,
-      "--out",
-      out,
-      "--template",
-      "alpaca",
-      "--max-seq-length",
-      "160",
-    ]);
+    const render = (tokenizer: string, from: string, to: string, ...flags: string[]) =>
+      runSft(["data", "render", "--tokenizer", tokenizer, "--in", from, "--out", to, ...flags]);
+    const res = render(storiesGguf, clean, out, "--template", "alpaca", "--max-seq-length", "160");
     const invalid = join(dir, "invalid.jsonl");
     writeFileSync(invalid, `${JSON.stringify({ id: "x", messages: [{ role: "user", content: "q" }] })}\n`);
-    const inv = sft([
-      "data",
-      "render",
-      "--tokenizer",
-      storiesGguf,
-      "--in",
-      invalid,
-      "--out",
-      join(dir, "inv.jsonl"),
-    ]);
+    const inv = render(storiesGguf, invalid, join(dir, "inv.jsonl"));
     assert.equal(inv.code, 1);
     assert.match(inv.stderr, /invalid row: .*invalid.jsonl:1: .*no assistant turn/);
     assert.equal(res.code, 0, res.stderr);
@@ -119,18 +90,7 @@ describe("sft data render", () => {
       assert.ok(row.input_ids.length <= 160);
     }
     assert.match(res.stderr, /truncated: record alpaca_en_demo.json:1: response of message 1 cut/);
-    const bad = sft([
-      "data",
-      "render",
-      "--tokenizer",
-      storiesGguf,
-      "--in",
-      clean,
-      "--out",
-      out,
-      "--template",
-      "nope",
-    ]);
+    const bad = render(storiesGguf, clean, out, "--template", "nope");
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /unknown template "nope"/);
     const jinja = join(dir, "plain.jinja");
@@ -138,41 +98,18 @@ describe("sft data render", () => {
       jinja,
       "{% for m in messages %}{{ m.role + ': ' + m.content + eos_token }}{% endfor %}{% if add_generation_prompt %}{{ 'assistant: ' }}{% endif %}",
     );
-    const custom = sft([
-      "data",
-      "render",
-      "--tokenizer",
-      storiesGguf,
-      "--in",
-      clean,
-      "--out",
-      out,
-      "--chat-template",
-      jinja,
-    ]);
+    const custom = render(storiesGguf, clean, out, "--chat-template", jinja);
     assert.equal(custom.code, 0, custom.stderr);
     const first = JSON.parse(readFileSync(out, "utf8").split("\n")[0]);
     assert.ok(first.text.startsWith(`user: ${records[0].messages[0].content}</s>assistant: `), first.text);
-    const both = sft([
-      "data",
-      "render",
-      "--tokenizer",
-      tokenizerDir("qwen3"),
-      "--in",
-      clean,
-      "--out",
-      out,
-      "--template",
-      "alpaca",
-      "--chat-template",
-    ]);
+    const both = render(tokenizerDir("qwen3"), clean, out, "--template", "alpaca", "--chat-template");
     assert.match(both.stderr, /--template and --chat-template exclude each other/);
   });
 });
 
 describe("sft data check", () => {
   test("passes clean data and fails, naming the record, on a record with nothing to train", () => {
-    const ok = sft([
+    const ok = runSft([
       "data",
       "check",
       "--tokenizer",
@@ -187,14 +124,14 @@ describe("sft data check", () => {
     assert.match(ok.stdout, /3 record\(s\), 3 sample\(s\), 0 truncated/);
     assert.match(ok.stdout, /ok {3}packing/);
     assert.match(ok.stdout, /all checks passed/);
-    const bad = sft(["data", "check", "--tokenizer", storiesGguf, "--in", input, "--template", "alpaca"]);
+    const bad = runSft(["data", "check", "--tokenizer", storiesGguf, "--in", input, "--template", "alpaca"]);
     assert.equal(bad.code, 1);
     assert.match(
       bad.stdout,
       /FAIL trained-tokens: record no-answer: no trained tokens: every assistant turn has train: false/,
     );
     assert.match(bad.stdout, /pre-flight FAILED/);
-    const json = sft(["data", "check", "--tokenizer", storiesGguf, "--in", input, "--json"]);
+    const json = runSft(["data", "check", "--tokenizer", storiesGguf, "--in", input, "--json"]);
     const report = JSON.parse(json.stdout);
     assert.equal(report.ok, false);
     assert.equal(report.counts["trained-tokens"], 1);
@@ -204,7 +141,7 @@ describe("sft data check", () => {
 describe("sft data inspect", () => {
   test("highlights trained tokens in the terminal (⟦ ⟧ without colour) and writes the HTML view", () => {
     const html = join(dir, "view.html");
-    const res = sft([
+    const res = runSft([
       "data",
       "inspect",
       "--tokenizer",

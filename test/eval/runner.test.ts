@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
@@ -8,6 +8,10 @@ import { SftError } from "../../src/errors.js";
 import type { PerplexityScorer } from "../../src/eval/format.js";
 import { LocalPerplexityScorer } from "../../src/eval/perplexity-local.js";
 import { deriveSuggestions, runEvaluation } from "../../src/eval/runner.js";
+import { OpenAiBackend } from "../../src/llm/index.js";
+import { countInFlight } from "../helpers/in-flight.js";
+import { startOpenAiServer } from "../helpers/openai-server.js";
+import { skipWithoutPython, TEST_PYTHON } from "./code/python-available.js";
 import { writeEvalFixture } from "./eval-fixture.js";
 
 const STORIES = resolve(
@@ -30,6 +34,55 @@ const charScorer: PerplexityScorer = {
 };
 
 describe("evaluation runner", () => {
+  it("python: the code checker runs the configured interpreter", { skip: skipWithoutPython }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-python-"));
+    const task = {
+      task_id: "t/0",
+      prompt: "def add(a, b):\n",
+      canonical_solution: "    return a + b\n",
+      test: "def check(candidate):\n    assert candidate(1, 2) == 3\n",
+      entry_point: "add",
+    };
+    writeFileSync(join(dir, "he.jsonl"), `${JSON.stringify(task)}\n`);
+    writeFileSync(join(dir, "r.jsonl"), `${JSON.stringify({ id: "t/0", response: "    return a + b\n" })}\n`);
+    const config = (python: string) =>
+      evalConfigSchema.parse({
+        base: { kind: "responses", path: "r.jsonl" },
+        sft: { kind: "responses", path: "r.jsonl" },
+        suites: ["he.jsonl"],
+        python,
+      });
+    const r = await runEvaluation(config(TEST_PYTHON), { baseDir: dir });
+    assert.equal(r.tasks[0].sft.score, 1);
+    await assert.rejects(
+      runEvaluation(config(join(dir, "no-such-python3")), { baseDir: dir }),
+      /no Python interpreter ".*no-such-python3"/,
+    );
+  });
+
+  it("judge.max_samples judges only the first N pairs; judge.concurrency caps the judge's requests in flight", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-judge-"));
+    writeEvalFixture(dir);
+    const judge = await startOpenAiServer({ answer: () => "[[C]]", delayMs: 15 });
+    try {
+      const counted = countInFlight(new OpenAiBackend({ baseUrl: judge.url, model: "judge" }));
+      const config = evalConfigSchema.parse({
+        base: { kind: "responses", path: "base.jsonl" },
+        sft: { kind: "responses", path: "sft.jsonl" },
+        suites: ["suite.jsonl"],
+        judge: { llm: { base_url: judge.url, model: "judge" }, max_samples: 3, concurrency: 2 },
+      });
+      const r = await runEvaluation(config, { baseDir: dir, judge: counted.backend });
+      assert.ok(r.samples.length > 3);
+      assert.equal(r.judge?.pairs.length, 3);
+      // both orders of each pair are asked
+      assert.equal(judge.log.length, 6);
+      assert.equal(counted.most(), 2);
+    } finally {
+      await judge.close();
+    }
+  });
+
   it("includes fluency when a perplexity scorer is given, and nowhere else", async () => {
     const dir = mkdtempSync(join(tmpdir(), "runner-"));
     writeEvalFixture(dir);

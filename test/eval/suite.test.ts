@@ -14,6 +14,7 @@ import {
 } from "../../src/eval/generators.js";
 import { readSuite } from "../../src/eval/suite.js";
 import { OpenAiBackend } from "../../src/llm/index.js";
+import { countInFlight } from "../helpers/in-flight.js";
 import { startOpenAiServer } from "../helpers/openai-server.js";
 
 function suiteFile(rows: unknown[]): string {
@@ -117,6 +118,44 @@ describe("response generators", () => {
         await g.generate(prompts),
         prompts.map((p) => `system|${p.prompt}|7`),
       );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("generation settings reach the server: temperature, top_p, stop, seed + sample; concurrency caps prompts in flight", async () => {
+    const server = await startOpenAiServer({ answer: (b) => `${b.messages.at(-1)?.content}`, delayMs: 20 });
+    try {
+      const inFlight = async (concurrency: number) => {
+        const counted = countInFlight(new OpenAiBackend({ baseUrl: server.url, model: "m" }));
+        const settings = generationSettingsSchema.parse({
+          temperature: 0.7,
+          top_p: 0.9,
+          stop: ["##"],
+          seed: 11,
+          concurrency,
+        });
+        const g = new BackendGenerator("m", counted.backend, settings);
+        const prompts = Array.from({ length: 6 }, (_, i) => ({
+          id: String(i),
+          prompt: `p${i}`,
+          sample: i % 2,
+        }));
+        assert.deepEqual(
+          await g.generate(prompts),
+          prompts.map((p) => p.prompt),
+        );
+        return counted.most();
+      };
+      assert.equal(await inFlight(3), 3);
+      assert.equal(await inFlight(1), 1);
+      const bodies = server.log.map((e) => e.body!);
+      for (const b of bodies) {
+        assert.equal(b.temperature, 0.7);
+        assert.equal(b.top_p, 0.9);
+        assert.deepEqual(b.stop, ["##"]);
+        assert.equal(b.seed, 11 + (Number(b.messages.at(-1)?.content.slice(1)) % 2));
+      }
     } finally {
       await server.close();
     }

@@ -1,34 +1,22 @@
 /** Small random configs of every GGUF-exported family, each paired with a real tokenizer of that family. */
 import { resolve } from "node:path";
 import type { ModelConfig } from "../../src/engine/config.js";
+import { llamaConfig } from "./llama-config.js";
 
 const shared = resolve(new URL("../..", import.meta.url).pathname, "../shared/tokenizers");
 
 function base(vocabSize: number): ModelConfig {
-  return {
-    architecture: "llama",
-    modelType: "llama",
+  return llamaConfig({
     vocabSize,
     hiddenSize: 64,
     intermediateSize: 128,
-    numLayers: 2,
-    numHeads: 4,
     numKvHeads: 2,
+    numHeads: 4,
     headDim: 16,
     maxPositionEmbeddings: 512,
-    normEps: 1e-5,
-    ropeTheta: 10000,
-    ropeScaling: null,
-    tieWordEmbeddings: false,
-    attentionBias: false,
-    attentionOutBias: false,
-    mlpBias: false,
-    qkNorm: false,
-    hiddenAct: "silu",
     bosTokenId: null,
     eosTokenId: null,
-    padTokenId: null,
-  };
+  });
 }
 
 export interface FamilyCase {

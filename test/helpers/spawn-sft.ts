@@ -1,5 +1,5 @@
-/** Runs the real `sft` entry point as a child process (async, so in-process test servers keep answering). */
-import { type ChildProcess, spawn } from "node:child_process";
+/** Runs the real `sft` entry point as a child process. */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 
 const sftBin = new URL("../../bin/sft.js", import.meta.url).pathname;
 
@@ -10,7 +10,7 @@ export interface SftExit {
   err: string;
 }
 
-/** Starts `sft ...args` in `cwd`; `child` is there for tests that kill it, `done` settles on close. */
+/** Starts `sft ...args` in `cwd` (async, so in-process test servers keep answering); `child` is there for tests that kill it, `done` settles on close. */
 export function spawnSft(args: string[], cwd: string): { child: ChildProcess; done: Promise<SftExit> } {
   const child = spawn(process.execPath, [sftBin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -25,4 +25,20 @@ export function spawnSft(args: string[], cwd: string): { child: ChildProcess; do
     child.on("close", (code, signal) => r({ code, signal, out, err })),
   );
   return { child, done };
+}
+
+/**
+ * Runs `sft ...args` to the end (synchronously: only for tests with no in-process server to
+ * keep answering), in `cwd` (default: the repository root), without colour.
+ */
+export function runSft(
+  args: string[],
+  cwd = new URL("../..", import.meta.url).pathname,
+): { code: number; stdout: string; stderr: string } {
+  const res = spawnSync(process.execPath, [sftBin, ...args], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
 }

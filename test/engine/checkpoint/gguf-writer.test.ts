@@ -6,7 +6,7 @@ import { after, test } from "node:test";
 import { exportModel } from "../../../src/engine/checkpoint/export.js";
 import { readGguf, readGgufMetadata, writeGguf } from "../../../src/engine/checkpoint/gguf.js";
 import { loadCheckpoint } from "../../../src/engine/checkpoint/hf.js";
-import type { ModelConfig } from "../../../src/engine/config.js";
+import { llamaConfig } from "../../helpers/llama-config.js";
 import { randomModelDir } from "../../helpers/random-model.js";
 
 const repoRoot = resolve(new URL("../../..", import.meta.url).pathname);
@@ -34,30 +34,16 @@ test("the header buffer grows past its first 64 KiB: long strings, many keys, a 
 });
 
 test("a random small Llama with the real 32,000-token Mistral tokenizer exports as F32 GGUF and reads back", () => {
-  const config: ModelConfig = {
-    architecture: "llama",
+  const config = llamaConfig({
     modelType: "mistral",
     vocabSize: 32000,
     hiddenSize: 32,
     intermediateSize: 64,
-    numLayers: 2,
     numHeads: 4,
     numKvHeads: 2,
     headDim: 8,
     maxPositionEmbeddings: 512,
-    normEps: 1e-5,
-    ropeTheta: 10000,
-    ropeScaling: null,
-    tieWordEmbeddings: false,
-    attentionBias: false,
-    attentionOutBias: false,
-    mlpBias: false,
-    qkNorm: false,
-    hiddenAct: "silu",
-    bosTokenId: 1,
-    eosTokenId: 2,
-    padTokenId: null,
-  };
+  });
   const { dir: modelDir, tensors } = randomModelDir(join(dir, "mistral-random"), config, mistralTokenizer);
   const out = join(dir, "mistral-random.gguf");
   exportModel({ model: modelDir, out, format: "gguf", dtype: "F32" });

@@ -1,32 +1,10 @@
 /** Tiny configurations of every supported architecture variant, shared by the model tests. */
 import type { ModelConfig } from "../../../src/engine/config.js";
 import type { Batch } from "../../../src/engine/model.js";
+import { llamaConfig } from "../../helpers/llama-config.js";
 
 function llamaBase(): ModelConfig {
-  return {
-    architecture: "llama",
-    modelType: "llama",
-    vocabSize: 11,
-    hiddenSize: 8,
-    intermediateSize: 12,
-    numLayers: 2,
-    numHeads: 2,
-    numKvHeads: 1,
-    headDim: 4,
-    maxPositionEmbeddings: 64,
-    normEps: 1e-5,
-    ropeTheta: 10000,
-    ropeScaling: null,
-    tieWordEmbeddings: false,
-    attentionBias: false,
-    attentionOutBias: false,
-    mlpBias: false,
-    qkNorm: false,
-    hiddenAct: "silu",
-    bosTokenId: 1,
-    eosTokenId: 2,
-    padTokenId: null,
-  };
+  return llamaConfig();
 }
 
 export const TINY: Record<string, ModelConfig> = {
